@@ -1,0 +1,678 @@
+/**
+ * The narrow port to Kafka. kafkajs (unmaintained since 2023, but fine with Kafka 3.9 and
+ * 4.x) is imported here only, so a move to another client touches this folder alone.
+ * Offsets are bigints; keys and values are Buffers; consumers read committed data only.
+ */
+import { randomUUID } from 'node:crypto';
+
+import {
+  type Admin,
+  type Consumer,
+  type IHeaders,
+  Kafka,
+  logLevel as KafkaLogLevel,
+  type LogEntry,
+  Partitioners,
+  type Producer,
+  type Transaction,
+} from 'kafkajs';
+
+import { BacktrackError } from '../errors.js';
+import type { Logger } from '../logging.js';
+
+/** How to reach the cluster. */
+export interface KafkaClientOptions {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly log: Logger;
+  /** Connection timeout per broker (ms). */
+  readonly connectionTimeoutMs?: number;
+  /** Retries kafkajs makes inside one call before it gives up (its own backoff). */
+  readonly retries?: number;
+}
+
+/** A topic to create. */
+export interface TopicSpec {
+  readonly name: string;
+  readonly partitions: number;
+  readonly replicationFactor?: number;
+  /** Topic-level configs, e.g. `{ 'cleanup.policy': 'compact' }`. */
+  readonly config?: Readonly<Record<string, string>>;
+}
+
+/** A partition's offsets: low watermark and high watermark (next offset to be written). */
+export interface PartitionOffsets {
+  readonly partition: number;
+  readonly low: bigint;
+  readonly high: bigint;
+}
+
+/** A record to produce. */
+export interface OutgoingRecord {
+  readonly topic: string;
+  readonly key: string | Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers?: Readonly<Record<string, string | Buffer>>;
+  /** Explicit partition; otherwise the default partitioner hashes the key (murmur2). */
+  readonly partition?: number;
+  readonly timestampMs?: number;
+}
+
+/** A consumed record. */
+export interface IncomingRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: bigint;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: Readonly<Record<string, Buffer>>;
+  readonly timestampMs: number;
+}
+
+/** Records of one partition fetched together. */
+export interface IncomingBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly records: readonly IncomingRecord[];
+  /** Next offset after the last one the broker holds for this partition. */
+  readonly highWatermark: bigint;
+  /** The offset this fetch started from (the consumer's position before the batch). */
+  readonly fetchedOffset: bigint;
+  /**
+   * The consumer's position after the batch: one past its last record, transaction markers
+   * and aborted records included (they occupy offsets but never appear in `records`).
+   */
+  readonly nextOffset: bigint;
+}
+
+/** Where a consumer stands on a partition after it skipped records that carry no data. */
+export interface PositionAdvance {
+  readonly topic: string;
+  readonly partition: number;
+  /** The first offset of the skipped records. */
+  readonly fromOffset: bigint;
+  /** The next offset the consumer will fetch. */
+  readonly nextOffset: bigint;
+}
+
+/** Partitions assigned to this member of the group, by topic. */
+export interface Assignment {
+  readonly topic: string;
+  readonly partitions: readonly number[];
+}
+
+/** Cluster facts from `describeCluster`. */
+export interface ClusterDescription {
+  readonly clusterId: string;
+  readonly controllerId: number | null;
+  readonly brokers: readonly {
+    readonly nodeId: number;
+    readonly host: string;
+    readonly port: number;
+  }[];
+}
+
+/** Administrative operations. */
+export interface KafkaAdmin {
+  describeCluster(): Promise<ClusterDescription>;
+  /** Creates the topic unless it exists; says which happened. */
+  ensureTopic(spec: TopicSpec): Promise<'created' | 'exists'>;
+  listTopics(): Promise<string[]>;
+  deleteTopics(names: readonly string[]): Promise<void>;
+  /**
+   * Offsets of every partition of `topic`. `high` is the last stable offset: records at or
+   * past it are not visible to read_committed consumers yet.
+   */
+  topicOffsets(topic: string): Promise<PartitionOffsets[]>;
+  /** Committed offsets of a consumer group for `topic` (-1 when none). */
+  groupOffsets(groupId: string, topic: string): Promise<{ partition: number; offset: bigint }[]>;
+  disconnect(): Promise<void>;
+}
+
+/** An open Kafka transaction. Its records become visible to read_committed consumers together at commit. */
+export interface KafkaTransaction {
+  send(records: readonly OutgoingRecord[]): Promise<void>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/**
+ * An idempotent, transactional producer. One transaction at a time. Creating it fences any
+ * older producer with the same transactional id: the broker aborts that producer's open
+ * transaction before this one is returned, so read_committed readers are not held back by it.
+ */
+export interface TransactionalProducer {
+  begin(): Promise<KafkaTransaction>;
+  disconnect(): Promise<void>;
+}
+
+/** Options of a consumer. */
+export interface ConsumerOptions {
+  readonly groupId: string;
+  /** Most bytes per partition per fetch. */
+  readonly maxBytesPerPartition?: number;
+  readonly sessionTimeoutMs?: number;
+  /** Partitions whose batches are handled at the same time (1 by default). */
+  readonly partitionsConsumedConcurrently?: number;
+}
+
+/** Controls given to a batch handler. */
+export interface BatchControls {
+  /** Tells the group coordinator the member is alive during long batches. */
+  heartbeat(): Promise<void>;
+  /** False once the consumer is stopping: finish quickly. */
+  isRunning(): boolean;
+}
+
+/** A read_committed consumer in a group, offsets committed explicitly only. */
+export interface KafkaConsumer {
+  subscribe(topics: readonly string[], options: { fromBeginning: boolean }): Promise<void>;
+  /**
+   * Starts fetching. Each batch is handed to `onBatch`; the next batch of the partition waits
+   * for it. Offsets are never committed automatically.
+   */
+  run(onBatch: (batch: IncomingBatch, controls: BatchControls) => Promise<void>): Promise<void>;
+  /** Commits `offset` as the next offset to read for each partition. */
+  commit(offsets: readonly { topic: string; partition: number; offset: bigint }[]): Promise<void>;
+  seek(topic: string, partition: number, offset: bigint): void;
+  /** Called with the error when the consumer crashes and will not restart by itself. */
+  onCrash(listener: (error: Error) => void): void;
+  /**
+   * Called each time the member joins the group (start and every rebalance) with its new
+   * assignment. Fetching resumes from committed offsets after a rebalance, so state kept
+   * per partition should be rebuilt from durable positions here.
+   */
+  onAssignment(listener: (assignment: readonly Assignment[]) => void): void;
+  /**
+   * Called when the consumer moved past records that never reach `run`'s handler: batches
+   * of transaction markers or aborted records only.
+   */
+  onPositionAdvanced(listener: (advance: PositionAdvance) => void): void;
+  stop(): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+/** A range of one partition to read: offsets in [from, to). */
+export interface PartitionRange {
+  readonly topic: string;
+  readonly partition: number;
+  readonly from: bigint;
+  /** Exclusive end; usually the last stable offset from {@link KafkaAdmin.topicOffsets}. */
+  readonly to: bigint;
+}
+
+/** The entry point of the port. */
+export interface KafkaPort {
+  admin(): Promise<KafkaAdmin>;
+  /**
+   * Reads committed records of one partition in [from, to) and resolves once the consumer's
+   * position reached `to` (transaction markers and aborted records count as read). Uses a
+   * throw-away consumer group that commits nothing.
+   */
+  readRange(
+    range: PartitionRange,
+    onRecords: (records: readonly IncomingRecord[]) => Promise<void> | void,
+    options?: { timeoutMs?: number },
+  ): Promise<void>;
+  transactionalProducer(options: {
+    transactionalId: string;
+    /** Longest a transaction may stay open before the broker aborts it (ms). */
+    transactionTimeoutMs?: number;
+  }): Promise<TransactionalProducer>;
+  consumer(options: ConsumerOptions): Promise<KafkaConsumer>;
+}
+
+const LOG_METHOD = {
+  [KafkaLogLevel.NOTHING]: 'debug',
+  [KafkaLogLevel.ERROR]: 'warn',
+  [KafkaLogLevel.WARN]: 'warn',
+  [KafkaLogLevel.INFO]: 'debug',
+  [KafkaLogLevel.DEBUG]: 'trace',
+} as const;
+
+/**
+ * kafkajs notices that do not apply here. Retries of the idempotent producer are bounded
+ * on purpose: a failed send aborts the whole Kafka transaction and the writer starts again
+ * fenced, which keeps exactly-once.
+ */
+const QUIET = [/Limiting retries for the idempotent producer/];
+
+/** Routes kafkajs's logs into pino: its errors become warnings (we report our own errors). */
+function logCreator(log: Logger) {
+  const kafkajs = log.child({ lib: 'kafkajs' });
+  return () =>
+    ({ level, log: entry }: LogEntry): void => {
+      const { message, timestamp: _timestamp, logger: _logger, ...fields } = entry;
+      const method = QUIET.some((pattern) => pattern.test(message)) ? 'debug' : LOG_METHOD[level];
+      kafkajs[method](fields, message);
+    };
+}
+
+function headersOf(record: OutgoingRecord): IHeaders | undefined {
+  if (!record.headers) return undefined;
+  return { ...record.headers };
+}
+
+function toIncomingHeaders(headers: IHeaders | undefined): Record<string, Buffer> {
+  const result: Record<string, Buffer> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value === undefined) continue;
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first === undefined) continue;
+    result[name] = Buffer.isBuffer(first) ? first : Buffer.from(first);
+  }
+  return result;
+}
+
+function groupByTopic(records: readonly OutgoingRecord[]) {
+  const byTopic = new Map<string, OutgoingRecord[]>();
+  for (const record of records) {
+    const list = byTopic.get(record.topic) ?? [];
+    list.push(record);
+    byTopic.set(record.topic, list);
+  }
+  return [...byTopic].map(([topic, list]) => ({
+    topic,
+    messages: list.map((r) => ({
+      key: r.key,
+      value: r.value,
+      headers: headersOf(r),
+      ...(r.partition === undefined ? {} : { partition: r.partition }),
+      ...(r.timestampMs === undefined ? {} : { timestamp: String(r.timestampMs) }),
+    })),
+  }));
+}
+
+function wrapAdmin(admin: Admin): KafkaAdmin {
+  return {
+    describeCluster: () =>
+      guarded('to describe the cluster', async () => {
+        const cluster = await admin.describeCluster();
+        return {
+          clusterId: cluster.clusterId,
+          controllerId: cluster.controller,
+          brokers: cluster.brokers.map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port })),
+        };
+      }),
+    ensureTopic: (spec) =>
+      guarded(`to create topic ${spec.name}`, async () => {
+        // Checked first: kafkajs logs a warning for every createTopics of an existing topic.
+        if ((await admin.listTopics()).includes(spec.name)) return 'exists';
+        const created = await admin.createTopics({
+          waitForLeaders: true,
+          topics: [
+            {
+              topic: spec.name,
+              numPartitions: spec.partitions,
+              replicationFactor: spec.replicationFactor ?? -1,
+              configEntries: Object.entries(spec.config ?? {}).map(([name, value]) => ({
+                name,
+                value,
+              })),
+            },
+          ],
+        });
+        return created ? 'created' : 'exists';
+      }),
+    listTopics: () => guarded('to list topics', () => admin.listTopics()),
+    deleteTopics: (names) =>
+      guarded('to delete topics', async () => {
+        if (names.length > 0) await admin.deleteTopics({ topics: [...names] });
+      }),
+    topicOffsets: (topic) =>
+      guarded(`to list the offsets of ${topic}`, async () => {
+        const offsets = await admin.fetchTopicOffsets(topic);
+        return offsets
+          .map((o) => ({ partition: o.partition, low: BigInt(o.low), high: BigInt(o.high) }))
+          .sort((a, b) => a.partition - b.partition);
+      }),
+    groupOffsets: (groupId, topic) =>
+      guarded(`to fetch the offsets of group ${groupId}`, async () => {
+        const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
+        return (entry?.partitions ?? []).map((p) => ({
+          partition: p.partition,
+          offset: BigInt(p.offset),
+        }));
+      }),
+    disconnect: () => admin.disconnect(),
+  };
+}
+
+function wrapTransaction(transaction: Transaction): KafkaTransaction {
+  return {
+    send: (records) =>
+      guarded('to take records into a transaction', async () => {
+        if (records.length === 0) return;
+        await transaction.sendBatch({ topicMessages: groupByTopic(records), acks: -1 });
+      }),
+    commit: () => guarded('to commit a transaction', () => transaction.commit()),
+    abort: () => guarded('to abort a transaction', () => transaction.abort()),
+  };
+}
+
+function wrapProducer(producer: Producer): TransactionalProducer {
+  return {
+    begin: () =>
+      guarded('to begin a transaction', async () => wrapTransaction(await producer.transaction())),
+    disconnect: () => producer.disconnect(),
+  };
+}
+
+/** kafkajs sets `fetchedOffset` on every batch; its type declarations omit it. */
+function fetchedOffsetOf(batch: { firstOffset(): string | null }): bigint {
+  const fetched: unknown = (batch as unknown as Record<string, unknown>).fetchedOffset;
+  if (typeof fetched === 'string' || typeof fetched === 'number') return BigInt(fetched);
+  return BigInt(batch.firstOffset() ?? '0');
+}
+
+function wrapConsumer(consumer: Consumer, partitionsConsumedConcurrently: number): KafkaConsumer {
+  return {
+    subscribe: (topics, { fromBeginning }) =>
+      consumer.subscribe({ topics: [...topics], fromBeginning }),
+    run: (onBatch) =>
+      consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently,
+        eachBatch: async (payload) => {
+          const { batch } = payload;
+          if (payload.isStale()) return;
+          const records: IncomingRecord[] = batch.messages.map((m) => ({
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: BigInt(m.offset),
+            key: m.key,
+            value: m.value,
+            headers: toIncomingHeaders(m.headers),
+            timestampMs: Number(m.timestamp),
+          }));
+          await onBatch(
+            {
+              topic: batch.topic,
+              partition: batch.partition,
+              records,
+              highWatermark: BigInt(batch.highWatermark),
+              fetchedOffset: fetchedOffsetOf(batch),
+              // lastOffset() counts the transaction markers and aborted records of the fetch.
+              nextOffset: BigInt(batch.lastOffset()) + 1n,
+            },
+            {
+              heartbeat: () => payload.heartbeat(),
+              isRunning: () => payload.isRunning() && !payload.isStale(),
+            },
+          );
+          // Marks the batch processed for this fetch loop only; the group's committed
+          // offsets move solely through commit().
+          const last = batch.messages.at(-1);
+          if (last) payload.resolveOffset(last.offset);
+        },
+      }),
+    commit: (offsets) =>
+      consumer.commitOffsets(
+        offsets.map((o) => ({
+          topic: o.topic,
+          partition: o.partition,
+          offset: o.offset.toString(),
+        })),
+      ),
+    seek: (topic, partition, offset) =>
+      consumer.seek({ topic, partition, offset: offset.toString() }),
+    onCrash: (listener) => {
+      consumer.on(consumer.events.CRASH, (event) => {
+        const payload = event.payload as { error: Error; restart: boolean };
+        if (!payload.restart) listener(payload.error);
+      });
+    },
+    onAssignment: (listener) => {
+      consumer.on(consumer.events.GROUP_JOIN, (event) => {
+        const payload = event.payload as { memberAssignment: Record<string, number[]> };
+        listener(
+          Object.entries(payload.memberAssignment).map(([topic, partitions]) => ({
+            topic,
+            partitions: [...partitions].sort((a, b) => a - b),
+          })),
+        );
+      });
+    },
+    onPositionAdvanced: (listener) => {
+      consumer.on(consumer.events.END_BATCH_PROCESS, (event) => {
+        const payload = event.payload as {
+          topic: string;
+          partition: number;
+          batchSize: number;
+          firstOffset: string | null;
+          lastOffset: string;
+        };
+        // Batches with records went to run()'s handler, which saw their nextOffset.
+        if (payload.batchSize > 0) return;
+        const nextOffset = BigInt(payload.lastOffset) + 1n;
+        listener({
+          topic: payload.topic,
+          partition: payload.partition,
+          fromOffset: payload.firstOffset === null ? nextOffset - 1n : BigInt(payload.firstOffset),
+          nextOffset,
+        });
+      });
+    },
+    stop: () => consumer.stop(),
+    disconnect: () => consumer.disconnect(),
+  };
+}
+
+/**
+ * Broker answers that retrying cannot change. Anything else (connections refused or reset,
+ * timeouts, leaders moving, coordinators loading, even kafkajs giving up after its own
+ * retries) is worth another try later: the caller's loop decides how long.
+ */
+const REFUSALS =
+  /AUTHORIZATION_FAILED|SASL_AUTHENTICATION_FAILED|MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE|INVALID_TOPIC_EXCEPTION|INVALID_RECORD|INVALID_CONFIG|INVALID_REQUIRED_ACKS|INVALID_TRANSACTION_TIMEOUT|UNSUPPORTED_VERSION|UNSUPPORTED_FOR_MESSAGE_FORMAT|POLICY_VIOLATION/;
+
+/** The protocol error type of a kafkajs error or of one it wraps. */
+function protocolType(e: unknown, depth = 0): string | undefined {
+  if (typeof e !== 'object' || e === null || depth > 5) return undefined;
+  const record = e as Record<string, unknown>;
+  if (typeof record.type === 'string') return record.type;
+  return protocolType(record.cause, depth + 1) ?? protocolType(record.originalError, depth + 1);
+}
+
+/** Turns an error of kafkajs into a BacktrackError that says whether to retry. */
+function kafkaFailure(e: unknown, what: string): BacktrackError {
+  if (e instanceof BacktrackError) return e;
+  const reason = e instanceof Error ? e.message : String(e);
+  const type = protocolType(e);
+  if (type !== undefined && REFUSALS.test(type)) {
+    return new BacktrackError('KAFKA_REFUSED', `Kafka refused ${what}: ${type} (${reason})`, {
+      cause: e,
+      details: { type },
+    });
+  }
+  return new BacktrackError('KAFKA_UNAVAILABLE', `Kafka failed ${what}: ${reason}`, {
+    cause: e,
+    retriable: true,
+    details: type === undefined ? undefined : { type },
+  });
+}
+
+/** Runs a Kafka operation, classifying its failure. */
+async function guarded<T>(what: string, operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (e) {
+    throw kafkaFailure(e, what);
+  }
+}
+
+/** Wraps an error of the client with the brokers it tried, so the message says what to check. */
+function unavailable(brokers: readonly string[], e: unknown): BacktrackError {
+  const reason = e instanceof Error ? e.message : String(e);
+  return new BacktrackError(
+    'KAFKA_UNAVAILABLE',
+    `cannot reach Kafka at ${brokers.join(',')} (${reason}); check BACKTRACK_KAFKA_BROKERS and that the brokers run`,
+    { cause: e, retriable: true },
+  );
+}
+
+/**
+ * Consumes [from, to) of one partition. The position comes from END_BATCH_PROCESS, which
+ * kafkajs also emits for batches holding only transaction markers or aborted records
+ * (those never reach eachBatch), so the end is detected even when a marker is last.
+ */
+async function readPartitionRange(
+  consumer: Consumer,
+  range: PartitionRange,
+  onRecords: (records: readonly IncomingRecord[]) => Promise<void> | void,
+  timeoutMs: number,
+): Promise<void> {
+  let position = range.from;
+  let finish: (() => void) | undefined;
+  let fail: ((e: Error) => void) | undefined;
+  const finished = new Promise<void>((resolve, reject) => {
+    finish = resolve;
+    fail = reject;
+  });
+  const advance = (lastOffset: string): void => {
+    const next = BigInt(lastOffset) + 1n;
+    if (next > position) position = next;
+    if (position >= range.to) finish?.();
+  };
+  consumer.on(consumer.events.END_BATCH_PROCESS, (event) => {
+    const payload = event.payload as { topic: string; partition: number; lastOffset: string };
+    if (payload.topic === range.topic && payload.partition === range.partition)
+      advance(payload.lastOffset);
+  });
+  consumer.on(consumer.events.CRASH, (event) => {
+    const payload = event.payload as { error: Error };
+    fail?.(payload.error);
+  });
+
+  await consumer.subscribe({ topics: [range.topic], fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatch: async (payload) => {
+      const { batch } = payload;
+      if (batch.topic !== range.topic || batch.partition !== range.partition) {
+        // Another partition of the topic: stop fetching it, it is not ours to read.
+        payload.pause();
+        return;
+      }
+      const records: IncomingRecord[] = [];
+      for (const m of batch.messages) {
+        const offset = BigInt(m.offset);
+        if (offset < range.from || offset >= range.to) continue;
+        records.push({
+          topic: batch.topic,
+          partition: batch.partition,
+          offset,
+          key: m.key,
+          value: m.value,
+          headers: toIncomingHeaders(m.headers),
+          timestampMs: Number(m.timestamp),
+        });
+      }
+      if (records.length > 0) await onRecords(records);
+    },
+  });
+  consumer.seek({ topic: range.topic, partition: range.partition, offset: range.from.toString() });
+
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new BacktrackError(
+            'KAFKA_UNAVAILABLE',
+            `reading ${range.topic}[${range.partition}] offsets ${range.from}..${range.to} stalled at ${position}`,
+          ),
+        ),
+      timeoutMs,
+    );
+  });
+  try {
+    await Promise.race([finished, timeout]);
+  } finally {
+    clearTimeout(timer);
+    await consumer.stop();
+  }
+}
+
+/** Creates the port. Nothing connects until a client is asked for. */
+export function createKafka(options: KafkaClientOptions): KafkaPort {
+  const kafka = new Kafka({
+    clientId: options.clientId,
+    brokers: [...options.brokers],
+    connectionTimeout: options.connectionTimeoutMs ?? 5_000,
+    requestTimeout: 30_000,
+    retry: { retries: options.retries ?? 5, initialRetryTime: 300, maxRetryTime: 10_000 },
+    logLevel: KafkaLogLevel.WARN,
+    logCreator: logCreator(options.log),
+  });
+
+  const connected = async <T extends { connect(): Promise<void> }>(client: T): Promise<T> => {
+    try {
+      await client.connect();
+      return client;
+    } catch (e) {
+      throw unavailable(options.brokers, e);
+    }
+  };
+
+  return {
+    admin: async () => wrapAdmin(await connected(kafka.admin())),
+    transactionalProducer: async ({ transactionalId, transactionTimeoutMs }) => {
+      const producer = await connected(
+        kafka.producer({
+          // murmur2 on the key, as the Java client: a tenant lands on the same partition
+          // whichever client wrote it.
+          createPartitioner: Partitioners.DefaultPartitioner,
+          transactionalId,
+          idempotent: true,
+          maxInFlightRequests: 1,
+          transactionTimeout: transactionTimeoutMs ?? 60_000,
+        }),
+      );
+      try {
+        // kafkajs initialises the producer id lazily, at the first transaction. An empty
+        // transaction does it now: InitProducerId bumps the epoch, which fences the previous
+        // incarnation and has the coordinator abort its open transaction.
+        const fence = await producer.transaction();
+        await fence.abort();
+      } catch (e) {
+        await producer.disconnect().catch(() => undefined);
+        throw unavailable(options.brokers, e);
+      }
+      return wrapProducer(producer);
+    },
+    readRange: async (range, onRecords, readOptions = {}) => {
+      if (range.from >= range.to) return;
+      const consumer = kafka.consumer({
+        groupId: `${options.clientId}-reader-${randomUUID()}`,
+        readUncommitted: false,
+        allowAutoTopicCreation: false,
+        maxWaitTimeInMs: 200,
+      });
+      await connected(consumer);
+      try {
+        await guarded(`to read ${range.topic}[${range.partition}]`, () =>
+          readPartitionRange(consumer, range, onRecords, readOptions.timeoutMs ?? 120_000),
+        );
+      } finally {
+        await consumer.disconnect();
+      }
+    },
+    consumer: async (consumerOptions) =>
+      wrapConsumer(
+        await connected(
+          kafka.consumer({
+            groupId: consumerOptions.groupId,
+            readUncommitted: false,
+            maxBytesPerPartition: consumerOptions.maxBytesPerPartition ?? 4 * 1024 * 1024,
+            sessionTimeout: consumerOptions.sessionTimeoutMs ?? 30_000,
+            allowAutoTopicCreation: false,
+          }),
+        ),
+        consumerOptions.partitionsConsumedConcurrently ?? 1,
+      ),
+  };
+}
+
+export { murmur2, partitionForKey } from './partitioner.js';

@@ -1,0 +1,40 @@
+import { defineConfig } from 'vitest/config';
+
+// The pinned AWS SDK supports Node 20; its notice concerns releases after January 2027.
+// Set here so the global setup (which runs in this process) is quiet too.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          sequence: { groupOrder: 0 },
+          include: [
+            'services/**/*.test.ts',
+            'shared/**/*.test.ts',
+            'infra/**/*.test.ts',
+            'test/unit/**/*.test.ts',
+          ],
+          exclude: ['**/*.int.test.ts', 'node_modules/**'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          // Unit tests first: they fail in seconds.
+          sequence: { groupOrder: 1 },
+          include: ['test/**/*.int.test.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          pool: 'forks',
+          maxWorkers: 2,
+        },
+      },
+    ],
+  },
+});
