@@ -1,0 +1,305 @@
+/**
+ * `npm run bench:capture`: capture throughput against pg_recvlogical on the same WAL, peak
+ * resident memory, and commit-to-consumer latency at a fixed offered rate, on the local
+ * stack. Prints numbers and ratios; asserts nothing.
+ *
+ *   1. Two slots are created at the same position (one for capture, one for pg_recvlogical),
+ *      then a multi-tenant workload runs with neither attached: small transactions from
+ *      several clients plus one large transaction.
+ *   2. pg_recvlogical decodes that WAL (pgoutput, same publication) to /dev/null; timed.
+ *   3. `backtrack capture` (its own process) captures the same WAL into Kafka; timed until
+ *      the checkpoint passes the last transaction; RSS sampled throughout.
+ *   4. With capture caught up, transactions are offered at a fixed rate and a read_committed
+ *      consumer notes when each one becomes visible.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+import { REPO_ROOT } from '../infra/stack/paths.js';
+import { freePorts } from '../infra/stack/ports.js';
+import { findToolchain } from '../infra/stack/prerequisites.js';
+import { stackUp } from '../infra/stack/stack.js';
+import { applySetup, planSetup } from '../services/capture/index.js';
+import { loadConfig, requireSection, type SourceConfig } from '../shared/config/index.js';
+import { readCheckpoint } from '../shared/events/index.js';
+import { checkpointTopic, decodeChangeEvent, txlogTopic } from '../shared/events/index.js';
+import { createKafka } from '../shared/kafka/index.js';
+import { silentLogger } from '../shared/logging.js';
+import { formatLsn, type Lsn, parseLsn } from '../shared/lsn.js';
+import { createPgPool, type PgPool } from '../shared/pg/index.js';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const CLIENTS = 4;
+const SMALL_TRANSACTIONS = Number(process.env.BENCH_SMALL_TRANSACTIONS ?? 20_000);
+const LARGE_ROWS = Number(process.env.BENCH_LARGE_ROWS ?? 200_000);
+const OFFERED_RATE = Number(process.env.BENCH_RATE ?? 2_000);
+const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 20);
+const TENANTS = 20;
+
+const out = (line = ''): void => console.log(line);
+const fmt = (n: number, digits = 0): string =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+async function walNow(pool: PgPool): Promise<Lsn> {
+  const result = await pool.query('SELECT pg_current_wal_lsn()::text AS lsn');
+  return parseLsn(String(result.rows[0]?.lsn));
+}
+
+/** Small transactions from several clients, then one large one. Returns the events written. */
+async function workload(pool: PgPool, table: string): Promise<number> {
+  let events = 0;
+  let nextId = 1;
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async (_, client) => {
+      for (let i = client; i < SMALL_TRANSACTIONS; i += CLIENTS) {
+        const rows = 1 + (i % 5);
+        const first = nextId;
+        nextId += rows;
+        await pool.query(
+          `INSERT INTO ${table} SELECT g, 'tenant-' || (g % ${TENANTS}), g % 100, md5(g::text) FROM generate_series($1::bigint, $2::bigint) g`,
+          [first, first + rows - 1],
+        );
+        events += rows;
+      }
+    }),
+  );
+  const first = nextId;
+  await pool.query(
+    `INSERT INTO ${table} SELECT g, 'tenant-' || (g % ${TENANTS}), g % 100, md5(g::text) FROM generate_series($1::bigint, $2::bigint) g`,
+    [first, first + LARGE_ROWS - 1],
+  );
+  return events + LARGE_ROWS;
+}
+
+function residentBytes(pid: number): number {
+  const status = spawnSync('cat', [`/proc/${pid}/status`], { encoding: 'utf8' }).stdout;
+  const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
+  return kb ? Number(kb) * 1024 : 0;
+}
+
+/** The capture's backtrack_capture_last_committed_lsn gauge, undefined until it answers. */
+async function lastCommittedLsn(port: number): Promise<number | undefined> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+    const text = await response.text();
+    const value = /^backtrack_capture_last_committed_lsn (\S+)$/m.exec(text)?.[1];
+    return value === undefined ? undefined : Number(value);
+  } catch {
+    return undefined;
+  }
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+async function main(): Promise<void> {
+  const up = await stackUp(() => undefined);
+  const settings = up.settings;
+  const run = `bench_capture_${Date.now().toString(36)}`;
+  const config = loadConfig({ ...settings, BACKTRACK_TOPIC_PREFIX: run });
+  const sourceBase = requireSection(config, 'source', 'bench');
+  const kafkaConfig = requireSection(config, 'kafka', 'bench');
+  const source: SourceConfig = {
+    ...sourceBase,
+    schemas: [run],
+    slot: `${run}_slot`,
+    publication: `${run}_pub`,
+  };
+  const recvSlot = `${run}_recv`;
+  const pool = createPgPool(source.url, { applicationName: 'bench-capture', max: CLIENTS + 2 });
+  const kafka = createKafka({
+    brokers: kafkaConfig.brokers,
+    clientId: 'bench-capture',
+    log: silentLogger(),
+  });
+  const table = `${run}.items`;
+  const tools = findToolchain();
+  const [metricsPort = 0] = await freePorts(1);
+
+  out(
+    `capture benchmark on the local stack: PostgreSQL ${up.state.postgres.version}, Kafka ${up.state.kafka.version}`,
+  );
+  try {
+    await pool.query(`CREATE SCHEMA ${run}`);
+    await pool.query(
+      `CREATE TABLE ${table} (id bigint PRIMARY KEY, tenant_id text NOT NULL, qty int, note text)`,
+    );
+    await applySetup(pool, await planSetup(pool, source));
+    await pool.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [recvSlot]);
+
+    // 1. The workload, with nothing attached to either slot.
+    let started = Date.now();
+    const events = await workload(pool, table);
+    await pool.query(`INSERT INTO ${table} VALUES (0, 'tenant-0', 0, 'end')`);
+    const end = await walNow(pool);
+    out(
+      `workload: ${fmt(SMALL_TRANSACTIONS)} small transactions (${CLIENTS} clients, 1-5 rows) + 1 of ${fmt(LARGE_ROWS)} rows = ${fmt(events + 1)} events, written in ${fmt((Date.now() - started) / 1000, 1)} s`,
+    );
+
+    // 2. pg_recvlogical over the same WAL.
+    started = Date.now();
+    const recv = spawnSync(
+      join(tools.postgresBin, 'pg_recvlogical'),
+      [
+        '-d',
+        source.url,
+        '-S',
+        recvSlot,
+        '--start',
+        '--no-loop',
+        '-o',
+        'proto_version=1',
+        '-o',
+        `publication_names=${source.publication}`,
+        '-E',
+        formatLsn(end),
+        '-f',
+        '/dev/null',
+      ],
+      { encoding: 'utf8' },
+    );
+    if (recv.status !== 0) throw new Error(`pg_recvlogical failed: ${recv.stderr}`);
+    const recvSeconds = (Date.now() - started) / 1000;
+
+    // 3. backtrack capture over the same WAL.
+    const env: Record<string, string> = {};
+    for (const [name, value] of Object.entries(process.env))
+      if (value !== undefined && !name.startsWith('BACKTRACK_')) env[name] = value;
+    Object.assign(env, settings, {
+      BACKTRACK_LOG_LEVEL: 'warn',
+      BACKTRACK_TOPIC_PREFIX: run,
+      BACKTRACK_CAPTURE_SCHEMAS: run,
+      BACKTRACK_CAPTURE_SLOT: source.slot,
+      BACKTRACK_CAPTURE_PUBLICATION: source.publication,
+      BACKTRACK_CAPTURE_METRICS_PORT: String(metricsPort),
+    });
+    started = Date.now();
+    const profile = process.env.BENCH_PROFILE
+      ? [`--cpu-prof`, `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
+      : [];
+    const capture = spawn(
+      process.execPath,
+      [...profile, '--import', 'tsx', 'services/cli/main.ts', 'capture'],
+      {
+        cwd: REPO_ROOT,
+        env,
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
+    let peak = 0;
+    const sampler = setInterval(() => {
+      if (capture.pid) peak = Math.max(peak, residentBytes(capture.pid));
+    }, 100);
+    // Capture's own gauge of the last Kafka-committed position: cheap to poll.
+    for (;;) {
+      const committed = await lastCommittedLsn(metricsPort);
+      if (committed !== undefined && committed >= Number(end)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const checkpoint = await readCheckpoint(kafka, checkpointTopic(run), source.slot);
+    if (!checkpoint || checkpoint.commitEndLsn < end)
+      throw new Error('the checkpoint in Kafka disagrees with the gauge');
+    const captureSeconds = (Date.now() - started) / 1000;
+    const total = events + 1;
+    const recvRate = total / recvSeconds;
+    const captureRate = total / captureSeconds;
+    out();
+    out('                          events    seconds    events/s');
+    out(
+      `pg_recvlogical      ${fmt(total).padStart(12)} ${fmt(recvSeconds, 2).padStart(10)} ${fmt(recvRate).padStart(11)}`,
+    );
+    out(
+      `backtrack capture   ${fmt(total).padStart(12)} ${fmt(captureSeconds, 2).padStart(10)} ${fmt(captureRate).padStart(11)}`,
+    );
+    out(
+      `ratio capture / pg_recvlogical: ${fmt(captureRate / recvRate, 2)}   (goal ≥ 0.50; capture includes process start-up and Kafka commits)`,
+    );
+
+    // 4. Latency at a fixed offered rate, capture caught up.
+    const latencies: number[] = [];
+    const committedAt = new Map<string, number>();
+    const admin = await kafka.admin();
+    const positions = await admin.topicOffsets(txlogTopic(run));
+    await admin.disconnect();
+    const consumer = await kafka.consumer({ groupId: `${run}-latency` });
+    await consumer.subscribe([txlogTopic(run)], { fromBeginning: false });
+    await consumer.run((batch) => {
+      const seenAt = performance.timeOrigin + performance.now();
+      for (const record of batch.records) {
+        if (!record.value) continue;
+        const event = decodeChangeEvent(record.value);
+        const id = event.after?.[0];
+        const at = id?.kind === 'text' ? committedAt.get(id.text) : undefined;
+        if (at !== undefined) latencies.push(seenAt - at);
+      }
+      return Promise.resolve();
+    });
+    for (const p of positions) consumer.seek(txlogTopic(run), p.partition, p.high);
+    await new Promise((r) => setTimeout(r, 3_000));
+
+    const offered = OFFERED_RATE * LATENCY_SECONDS;
+    const perClient = Math.ceil(offered / CLIENTS);
+    const intervalMs = 1000 / (OFFERED_RATE / CLIENTS);
+    let sent = 0;
+    const latencyStart = Date.now();
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async (_, client) => {
+        const t0 = performance.now();
+        for (let i = 0; i < perClient; i++) {
+          const due = t0 + i * intervalMs;
+          const wait = due - performance.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+          const id = String(10_000_000_000 + client * 100_000_000 + i);
+          await pool.query(
+            `INSERT INTO ${table} VALUES ($1, 'tenant-' || ($1::bigint % ${TENANTS}), 1, 'latency')`,
+            [id],
+          );
+          committedAt.set(id, performance.timeOrigin + performance.now());
+          sent += 1;
+        }
+      }),
+    );
+    const achieved = sent / ((Date.now() - latencyStart) / 1000);
+    const deadline = Date.now() + 30_000;
+    while (latencies.length < sent && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    clearInterval(sampler);
+    await consumer.disconnect();
+    capture.kill('SIGTERM');
+    await new Promise((r) => capture.once('exit', r));
+    latencies.sort((a, b) => a - b);
+    out();
+    out(
+      `latency at ${fmt(OFFERED_RATE)} tx/s offered (${LATENCY_SECONDS} s, achieved ${fmt(achieved)} tx/s, ${fmt(latencies.length)}/${fmt(sent)} seen):`,
+    );
+    out(
+      `  commit → visible to a read_committed consumer: p50 ${fmt(percentile(latencies, 50), 1)} ms, p99 ${fmt(percentile(latencies, 99), 1)} ms, max ${fmt(latencies.at(-1) ?? Number.NaN, 1)} ms   (goal p99 < 250 ms)`,
+    );
+    out(`peak capture RSS: ${fmt(peak / 2 ** 20)} MiB`);
+  } finally {
+    await pool
+      .query(
+        `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name IN ($1, $2) AND NOT active`,
+        [source.slot, recvSlot],
+      )
+      .catch(() => undefined);
+    await pool.query(`DROP PUBLICATION IF EXISTS ${source.publication}`).catch(() => undefined);
+    await pool.query(`DROP SCHEMA IF EXISTS ${run} CASCADE`).catch(() => undefined);
+    const admin = await kafka.admin();
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(run));
+    await admin.deleteTopics(topics);
+    await admin.disconnect();
+    await pool.end();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
+    process.exit(1);
+  },
+);

@@ -1,0 +1,261 @@
+/**
+ * The writer's ordering rules, with a producer whose every call the test settles by hand:
+ * the slot advances only after a commit and in commit order; one chunk in flight; a batch
+ * begins only after the previous one committed; failures surface; shutdown commits whole
+ * transactions and aborts a cut-off one.
+ */
+import { describe, expect, it } from 'vitest';
+
+import { manualClock } from '../../shared/clock.js';
+import { relationVersionOf, type ChangeEvent } from '../../shared/events/index.js';
+import type {
+  KafkaTransaction,
+  OutgoingRecord,
+  TransactionalProducer,
+} from '../../shared/kafka/index.js';
+import { silentLogger } from '../../shared/logging.js';
+import { type Lsn, lsnFromBigInt } from '../../shared/lsn.js';
+
+import { type CompletedTransaction, TxlogWriter } from './kafka-writer.js';
+import { createCaptureMetrics } from './metrics.js';
+
+interface Deferred {
+  resolve(): void;
+  reject(e: Error): void;
+  promise: Promise<void>;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (e: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { resolve, reject, promise };
+}
+
+/** A producer whose sends and commits wait until the test settles them. */
+class ScriptedProducer implements TransactionalProducer {
+  readonly log: string[] = [];
+  readonly sends: { records: readonly OutgoingRecord[]; done: Deferred }[] = [];
+  readonly commits: Deferred[] = [];
+  private open = 0;
+  private count = 0;
+
+  begin(): Promise<KafkaTransaction> {
+    if (this.open > 0) throw new Error('a transaction is already open');
+    this.open += 1;
+    const id = ++this.count;
+    this.log.push(`begin ${id}`);
+    return Promise.resolve({
+      send: (records) => {
+        const done = deferred();
+        this.sends.push({ records, done });
+        this.log.push(`send ${id} ${records.length}`);
+        return done.promise;
+      },
+      commit: () => {
+        const done = deferred();
+        this.commits.push(done);
+        this.log.push(`commit ${id}`);
+        return done.promise.then(() => {
+          this.open -= 1;
+        });
+      },
+      abort: () => {
+        this.open -= 1;
+        this.log.push(`abort ${id}`);
+        return Promise.resolve();
+      },
+    });
+  }
+
+  disconnect(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+const columns = [{ name: 'id', typeOid: 23, typeName: 'integer', typeMod: -1, primaryKey: true }];
+
+function event(commitLsn: bigint, sequence: number, text = 'x'): ChangeEvent {
+  return {
+    tenant: 'acme',
+    schema: 'app',
+    table: 't',
+    op: 'insert',
+    relation: { oid: 1, version: relationVersionOf('app', 't', columns), columns },
+    before: null,
+    after: [{ kind: 'text', text }],
+    truncate: null,
+    xid: 1,
+    commitLsn: lsnFromBigInt(commitLsn),
+    eventLsn: lsnFromBigInt(commitLsn),
+    commitTimeUs: 0n,
+    sequence,
+    origin: null,
+    claim: null,
+  };
+}
+
+function done(end: bigint): CompletedTransaction {
+  return {
+    slot: 's',
+    commitEndLsn: lsnFromBigInt(end),
+    commitLsn: lsnFromBigInt(end - 8n),
+    xid: 1,
+    commitTimeUs: 0n,
+    events: 1,
+  };
+}
+
+/** Lets pending promise callbacks run. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+function writer(
+  options: { chunkBytes?: number; maxBatchTransactions?: number; lingerMs?: number } = {},
+) {
+  const producer = new ScriptedProducer();
+  const durable: Lsn[] = [];
+  const errors: unknown[] = [];
+  const instance = new TxlogWriter({
+    producer,
+    txlogTopic: 'p.txlog',
+    checkpointTopic: 'p.checkpoints',
+    slot: 's',
+    lingerMs: options.lingerMs ?? 0,
+    maxBatchTransactions: options.maxBatchTransactions ?? 100,
+    chunkBytes: options.chunkBytes ?? 1 << 20,
+    claims: undefined,
+    clock: manualClock(0),
+    metrics: createCaptureMetrics(),
+    log: silentLogger(),
+    onDurable: (lsn) => durable.push(lsn),
+    onError: (e) => errors.push(e),
+  });
+  return { producer, durable, errors, writer: instance };
+}
+
+describe('TxlogWriter', () => {
+  it('reports a position durable only once Kafka committed, with the checkpoint last in the transaction', async () => {
+    const { producer, durable, writer: w } = writer();
+    await w.beginTransaction();
+    await w.add(event(100n, 0));
+    await w.add(event(100n, 1));
+    const ending = w.endTransaction(done(108n));
+    await settle();
+    // The events are in flight; nothing is durable yet.
+    expect(durable).toEqual([]);
+    producer.sends[0]?.done.resolve();
+    await settle();
+    // Then the checkpoint (a record of the checkpoint topic) goes into the same transaction.
+    expect(producer.sends[1]?.records.map((r) => r.topic)).toEqual(['p.checkpoints']);
+    producer.sends[1]?.done.resolve();
+    await ending;
+    await settle();
+    expect(producer.log).toEqual(['begin 1', 'send 1 2', 'send 1 1', 'commit 1']);
+    expect(durable).toEqual([]);
+    expect(w.idle()).toBe(false);
+    producer.commits[0]?.resolve();
+    await settle();
+    expect(durable).toEqual([108n]);
+    expect(w.idle()).toBe(true);
+  });
+
+  it('keeps one chunk in flight: the next waits for its acknowledgement', async () => {
+    const { producer, writer: w } = writer({ chunkBytes: 1 });
+    await w.beginTransaction();
+    await w.add(event(100n, 0));
+    const second = w.add(event(100n, 1));
+    await settle();
+    expect(producer.sends).toHaveLength(1);
+    producer.sends[0]?.done.resolve();
+    await second;
+    expect(producer.sends).toHaveLength(2);
+  });
+
+  it('assembles the next batch while a commit is in flight, but begins its transaction only after', async () => {
+    const { producer, durable, writer: w } = writer({ chunkBytes: 1 });
+    await w.beginTransaction();
+    await w.add(event(100n, 0));
+    producer.sends[0]?.done.resolve();
+    const first = w.endTransaction(done(108n));
+    await settle();
+    producer.sends[1]?.done.resolve();
+    await first;
+    expect(producer.log.at(-1)).toBe('commit 1');
+
+    await w.beginTransaction();
+    const next = w.add(event(200n, 0));
+    await settle();
+    expect(producer.log.filter((l) => l.startsWith('begin'))).toEqual(['begin 1']);
+    producer.commits[0]?.resolve();
+    await next;
+    expect(producer.log.filter((l) => l.startsWith('begin'))).toEqual(['begin 1', 'begin 2']);
+    expect(durable).toEqual([108n]);
+  });
+
+  it('surfaces a failed send at the next operation and through onError, and advances nothing', async () => {
+    const { producer, durable, errors, writer: w } = writer({ chunkBytes: 1 });
+    await w.beginTransaction();
+    await w.add(event(100n, 0));
+    producer.sends[0]?.done.reject(new Error('broker gone'));
+    await settle();
+    expect(errors).toHaveLength(1);
+    await expect(w.add(event(100n, 1))).rejects.toThrow('broker gone');
+    await expect(w.endTransaction(done(108n))).rejects.toThrow('broker gone');
+    expect(durable).toEqual([]);
+  });
+
+  it('commits when the batch holds the most transactions it may', async () => {
+    const { producer, writer: w } = writer({ maxBatchTransactions: 2, lingerMs: 60_000 });
+    for (const [lsn, end] of [
+      [100n, 108n],
+      [200n, 208n],
+    ] as const) {
+      await w.beginTransaction();
+      await w.add(event(lsn, 0));
+      const ending = w.endTransaction(done(end));
+      await settle();
+      for (const send of producer.sends) send.done.resolve();
+      await settle();
+      for (const send of producer.sends) send.done.resolve();
+      await ending;
+    }
+    expect(producer.log.filter((l) => l.startsWith('commit'))).toEqual(['commit 1']);
+  });
+
+  it('on close commits whole transactions but aborts one cut off midway', async () => {
+    const whole = writer({ lingerMs: 60_000 });
+    await whole.writer.beginTransaction();
+    await whole.writer.add(event(100n, 0));
+    await whole.writer.endTransaction(done(108n));
+    const closing = whole.writer.close();
+    for (let i = 0; i < 3; i++) {
+      await settle();
+      for (const send of whole.producer.sends) send.done.resolve();
+      for (const commit of whole.producer.commits) commit.resolve();
+    }
+    await closing;
+    expect(whole.producer.log).toContain('commit 1');
+    expect(whole.durable).toEqual([108n]);
+
+    const cut = writer({ chunkBytes: 1 });
+    await cut.writer.beginTransaction();
+    await cut.writer.add(event(100n, 0));
+    cut.producer.sends[0]?.done.resolve();
+    await cut.writer.close();
+    expect(cut.producer.log).toEqual(['begin 1', 'send 1 1', 'abort 1']);
+    expect(cut.durable).toEqual([]);
+  });
+
+  it('reports a transaction without captured changes durable in order, without writing', async () => {
+    const { producer, durable, writer: w } = writer();
+    await w.beginTransaction();
+    await w.endTransaction(done(108n));
+    await settle();
+    expect(producer.log).toEqual([]);
+    expect(durable).toEqual([108n]);
+    expect(w.idle()).toBe(true);
+  });
+});

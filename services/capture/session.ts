@@ -1,0 +1,306 @@
+/**
+ * One capture session, from start to failure or stop:
+ *   1. check the slot and the publication (before touching Kafka: a second capture of a busy
+ *      slot must not fence the producer of the one that holds it);
+ *   2. fence the transactional producer (a crashed predecessor's open transaction aborts);
+ *   3. read the checkpoint from Kafka;
+ *   4. stream from max(checkpoint, slot position), skipping transactions Kafka already has;
+ *   5. turn each transaction into events in Kafka transactions (kafka-writer.ts) and confirm
+ *      the slot only once Kafka committed them.
+ * Any failure ends the session; capture.ts starts a new one from the checkpoint.
+ */
+import type { Clock } from '../../shared/clock.js';
+import { BacktrackError } from '../../shared/errors.js';
+import {
+  alreadyPublished,
+  type Checkpoint,
+  readCheckpoint,
+} from '../../shared/events/checkpoint.js';
+import type { KafkaPort } from '../../shared/kafka/index.js';
+import type { Logger } from '../../shared/logging.js';
+import { formatLsn, type Lsn, maxLsn } from '../../shared/lsn.js';
+import {
+  openReplicationStream,
+  type PgoutputMessage,
+  type Queryable,
+  type ReplicationStream,
+} from '../../shared/pg/index.js';
+import type { ObjectStore } from '../../shared/s3/index.js';
+
+import { TxlogWriter } from './kafka-writer.js';
+import type { CaptureMetrics } from './metrics.js';
+import { RelationCache, type RelationLookup } from './relation-cache.js';
+import { explainSourceError, inspectSlot, requirePublication } from './source.js';
+import { rowChangeEvents, truncateEvents, type TransactionContext } from './to-change-events.js';
+
+/** Prefix of logical decoding messages by which Backtrack tags its own transactions. */
+export const BACKTRACK_MESSAGE_PREFIX = 'backtrack';
+
+/** What a session needs. */
+export interface SessionDeps {
+  readonly sourceUrl: string;
+  readonly slot: string;
+  readonly publication: string;
+  readonly tenantColumn: string;
+  readonly txlogTopic: string;
+  readonly checkpointTopic: string;
+  readonly lingerMs: number;
+  readonly maxBatchTransactions: number;
+  readonly chunkBytes: number;
+  readonly statusIntervalMs?: number;
+  readonly kafka: KafkaPort;
+  /** A connection to the source for catalog look-ups (not the replication connection). */
+  readonly source: Queryable;
+  readonly lookup: RelationLookup;
+  readonly claims: ObjectStore | undefined;
+  readonly clock: Clock;
+  readonly metrics: CaptureMetrics;
+  readonly log: Logger;
+}
+
+/** A running session. */
+export interface Session {
+  /** Settles when the session ends: resolves after stop(), rejects on failure. */
+  readonly done: Promise<void>;
+  /** The position the slot may advance to (last durable commit end, or idle WAL end). */
+  durable(): Lsn;
+  /** Commit time (µs) of the oldest received transaction not yet durable, if any. */
+  oldestPendingCommitUs(): bigint | undefined;
+  /** Ends the session cleanly: whole transactions commit, a cut-off one aborts. */
+  stop(): Promise<void>;
+}
+
+interface OpenTransaction extends TransactionContext {
+  readonly skip: boolean;
+  sequence: number;
+  events: number;
+  origin: string | null;
+}
+
+/** Starts a session; resolves once the server streams. */
+export async function startSession(deps: SessionDeps): Promise<Session> {
+  const { log, metrics } = deps;
+  const slot = await inspectSlot(deps.source, deps.slot).catch((e: unknown) => {
+    throw explainSourceError(e, deps.sourceUrl);
+  });
+  await requirePublication(deps.source, deps.publication).catch((e: unknown) => {
+    throw explainSourceError(e, deps.sourceUrl);
+  });
+  const producer = await deps.kafka.transactionalProducer({
+    transactionalId: `backtrack-capture-${deps.slot}`,
+    // A large Postgres transaction keeps its Kafka transaction open while it streams in.
+    transactionTimeoutMs: 900_000,
+  });
+  let stream: ReplicationStream | undefined;
+  let writer: TxlogWriter | undefined;
+  try {
+    const checkpoint = await readCheckpoint(deps.kafka, deps.checkpointTopic, deps.slot);
+    const startLsn = maxLsn(
+      checkpoint?.commitEndLsn ?? slot.confirmedFlushLsn,
+      slot.confirmedFlushLsn,
+    );
+    log.info(
+      {
+        checkpoint: checkpoint ? formatLsn(checkpoint.commitEndLsn) : null,
+        slotConfirmed: formatLsn(slot.confirmedFlushLsn),
+        start: formatLsn(startLsn),
+      },
+      'capture session starting',
+    );
+
+    let durable: Lsn = startLsn;
+    let pendingCommits: { endLsn: Lsn; commitTimeUs: bigint }[] = [];
+    let stopping = false;
+    let failSession: ((e: unknown) => void) | undefined;
+    const failed = new Promise<never>((_, reject) => {
+      failSession = reject;
+    });
+    failed.catch(() => undefined);
+
+    const activeWriter = new TxlogWriter({
+      producer,
+      txlogTopic: deps.txlogTopic,
+      checkpointTopic: deps.checkpointTopic,
+      slot: deps.slot,
+      lingerMs: deps.lingerMs,
+      maxBatchTransactions: deps.maxBatchTransactions,
+      chunkBytes: deps.chunkBytes,
+      claims: deps.claims,
+      clock: deps.clock,
+      metrics,
+      log,
+      onDurable: (lsn) => {
+        // Reached only after Kafka committed everything up to `lsn` (see TxlogWriter).
+        durable = maxLsn(durable, lsn);
+        pendingCommits = pendingCommits.filter((p) => p.endLsn > lsn);
+        stream?.confirm(lsn);
+      },
+      onError: (e) => failSession?.(e),
+    });
+    writer = activeWriter;
+
+    const handler = new TransactionHandler(deps, checkpoint, activeWriter, () => stopping);
+    handler.onCommitReceived = (endLsn, commitTimeUs) =>
+      pendingCommits.push({ endLsn, commitTimeUs });
+
+    stream = await openReplicationStream(
+      {
+        url: deps.sourceUrl,
+        slot: deps.slot,
+        publication: deps.publication,
+        startLsn,
+        messages: true,
+        statusIntervalMs: deps.statusIntervalMs,
+        applicationName: `backtrack-capture-${deps.slot}`,
+        log,
+      },
+      {
+        onMessage: ({ message, walStart }) => handler.handle(message, walStart),
+        onKeepalive: ({ walEnd, drained }) => {
+          // Idle: every received change is handled and nothing waits for Kafka, so all WAL
+          // up to the server's position is accounted for and the slot may advance to it.
+          if (drained && !handler.insideTransaction() && activeWriter.idle() && walEnd > durable) {
+            durable = walEnd;
+            stream?.confirm(walEnd);
+          }
+        },
+      },
+    ).catch((e: unknown) => {
+      throw explainSourceError(e, deps.sourceUrl);
+    });
+    const running = stream;
+
+    const done = Promise.race([running.done, failed]).then(
+      () => undefined,
+      async (e: unknown) => {
+        await activeWriter.abandon();
+        await running.stop().catch(() => undefined);
+        await producer.disconnect().catch(() => undefined);
+        throw explainSourceError(e, deps.sourceUrl);
+      },
+    );
+    done.catch(() => undefined);
+
+    return {
+      done,
+      durable: () => durable,
+      oldestPendingCommitUs: () => pendingCommits[0]?.commitTimeUs,
+      stop: async () => {
+        stopping = true;
+        // Waits for the change in hand, then commits whole transactions or aborts a cut one.
+        await activeWriter.close();
+        await running.stop();
+        await producer.disconnect().catch(() => undefined);
+        await done.catch(() => undefined);
+      },
+    };
+  } catch (e) {
+    await writer?.abandon();
+    await stream?.stop().catch(() => undefined);
+    await producer.disconnect().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Begin … Commit → events in the writer, one message at a time (the stream awaits each). */
+class TransactionHandler {
+  private readonly relations: RelationCache;
+  private open: OpenTransaction | undefined;
+  /** Told of each received commit, for the lag gauge. */
+  onCommitReceived: (endLsn: Lsn, commitTimeUs: bigint) => void = () => undefined;
+
+  constructor(
+    private readonly deps: SessionDeps,
+    private readonly checkpoint: Checkpoint | undefined,
+    private readonly writer: TxlogWriter,
+    private readonly stopping: () => boolean,
+  ) {
+    this.relations = new RelationCache(deps.lookup, deps.tenantColumn, deps.log);
+  }
+
+  insideTransaction(): boolean {
+    return this.open !== undefined;
+  }
+
+  async handle(message: PgoutputMessage, walStart: Lsn): Promise<void> {
+    // After stop() began, changes are left in the slot for the next session.
+    if (this.stopping()) return;
+    switch (message.tag) {
+      case 'begin': {
+        const skip = alreadyPublished(message.finalLsn, this.checkpoint);
+        this.open = {
+          xid: message.xid,
+          commitLsn: message.finalLsn,
+          commitTimeUs: message.commitTimeUs,
+          origin: null,
+          skip,
+          sequence: 0,
+          events: 0,
+        };
+        if (!skip) await this.writer.beginTransaction();
+        return;
+      }
+      case 'commit': {
+        const open = this.requireOpen('commit');
+        this.open = undefined;
+        if (open.skip) {
+          this.deps.metrics.skippedTransactions.inc();
+          await this.writer.skipped(message.endLsn);
+          return;
+        }
+        this.onCommitReceived(message.endLsn, message.commitTimeUs);
+        await this.writer.endTransaction({
+          slot: this.deps.slot,
+          commitEndLsn: message.endLsn,
+          commitLsn: message.commitLsn,
+          xid: open.xid,
+          commitTimeUs: message.commitTimeUs,
+          events: open.events,
+        });
+        return;
+      }
+      case 'relation':
+        await this.relations.learn(message);
+        return;
+      case 'type':
+        this.relations.learnType(message);
+        return;
+      case 'origin':
+        if (this.open) this.open.origin = message.name;
+        return;
+      case 'message':
+        // In-place restores tag their transaction with a message; later events carry it.
+        if (message.transactional && this.open && message.prefix === BACKTRACK_MESSAGE_PREFIX) {
+          this.open.origin = message.content.toString('utf8');
+        }
+        return;
+      case 'insert':
+      case 'update':
+      case 'delete': {
+        const open = this.requireOpen(message.tag);
+        if (open.skip) return;
+        const relation = this.relations.get(message.relationOid);
+        const events = rowChangeEvents(relation, message, open, walStart, () => open.sequence++);
+        for (const event of events) await this.writer.add(event);
+        open.events += events.length;
+        return;
+      }
+      case 'truncate': {
+        const open = this.requireOpen('truncate');
+        if (open.skip) return;
+        const relations = message.relationOids.map((oid) => this.relations.get(oid));
+        const events = truncateEvents(relations, message, open, walStart, () => open.sequence++);
+        for (const event of events) await this.writer.add(event);
+        open.events += events.length;
+        return;
+      }
+    }
+  }
+
+  private requireOpen(what: string): OpenTransaction {
+    if (!this.open) {
+      throw new BacktrackError('PROTOCOL_VIOLATION', `pgoutput sent ${what} outside a transaction`);
+    }
+    return this.open;
+  }
+}

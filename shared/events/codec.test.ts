@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+
+import { lsnFromBigInt, parseLsn } from '../lsn.js';
+
+import { type ChangeEvent, compareEventPosition, relationVersionOf } from './change-event.js';
+import { decodeChangeEvent, encodeChangeEvent, EVENT_SCHEMA_FINGERPRINT } from './codec.js';
+
+const columns = [
+  { name: 'id', typeOid: 20, typeName: 'bigint', typeMod: -1, primaryKey: true },
+  { name: 'tenant_id', typeOid: 25, typeName: 'text', typeMod: -1, primaryKey: false },
+  { name: 'body', typeOid: 25, typeName: 'text', typeMod: -1, primaryKey: false },
+  { name: 'note', typeOid: 25, typeName: 'text', typeMod: -1, primaryKey: false, missing: 'n/a' },
+];
+
+const update: ChangeEvent = {
+  tenant: 'acme',
+  schema: 'app',
+  table: 'docs',
+  op: 'update',
+  relation: { oid: 16_400, version: relationVersionOf('app', 'docs', columns), columns },
+  before: [
+    { kind: 'text', text: '1' },
+    { kind: 'text', text: 'acme' },
+    { kind: 'text', text: 'x'.repeat(10) },
+    { kind: 'null' },
+  ],
+  after: [
+    { kind: 'text', text: '1' },
+    { kind: 'text', text: 'acme' },
+    { kind: 'unchanged-toast' },
+    { kind: 'text', text: 'tab\there\nnew line \\ 🦆' },
+  ],
+  truncate: null,
+  xid: 0xffff_fffe,
+  commitLsn: parseLsn('16/B374D848'),
+  eventLsn: parseLsn('16/B374D000'),
+  commitTimeUs: 1_795_311_621_511_123n,
+  sequence: 3,
+  origin: 'backtrack-restore:42',
+  claim: null,
+};
+
+describe('change event codec', () => {
+  it('round-trips every value kind, unicode and control characters', () => {
+    expect(decodeChangeEvent(encodeChangeEvent(update))).toEqual(update);
+  });
+
+  it('round-trips a truncate, a delete with absent values, and a claim check', () => {
+    const truncate: ChangeEvent = {
+      ...update,
+      tenant: '_all',
+      op: 'truncate',
+      before: null,
+      after: null,
+      truncate: { cascade: true, restartIdentity: false },
+      origin: null,
+    };
+    const deleted: ChangeEvent = {
+      ...update,
+      op: 'delete',
+      after: null,
+      before: [
+        { kind: 'text', text: '1' },
+        { kind: 'absent' },
+        { kind: 'absent' },
+        { kind: 'absent' },
+      ],
+    };
+    const claimed: ChangeEvent = {
+      ...update,
+      before: null,
+      after: null,
+      claim: { key: 'claims/slot/0-16-1.avro', sha256: 'ab'.repeat(32), size: 20_000_000 },
+    };
+    for (const event of [truncate, deleted, claimed]) {
+      expect(decodeChangeEvent(encodeChangeEvent(event))).toEqual(event);
+    }
+  });
+
+  it('keeps 64-bit positions exact beyond 2^53', () => {
+    const far: ChangeEvent = {
+      ...update,
+      commitLsn: lsnFromBigInt((1n << 62n) + 1n),
+      eventLsn: lsnFromBigInt((1n << 62n) - 7n),
+      commitTimeUs: (1n << 60n) + 3n,
+    };
+    const decoded = decodeChangeEvent(encodeChangeEvent(far));
+    expect(decoded.commitLsn).toBe((1n << 62n) + 1n);
+    expect(decoded.eventLsn).toBe((1n << 62n) - 7n);
+    expect(decoded.commitTimeUs).toBe((1n << 60n) + 3n);
+  });
+
+  it('refuses bytes that are not an event', () => {
+    expect(() => decodeChangeEvent(Buffer.from('definitely not avro'))).toThrow(
+      /not a change event/,
+    );
+  });
+
+  it('has a pinned fingerprint: a schema change must come with a new version', () => {
+    expect(EVENT_SCHEMA_FINGERPRINT).toMatchInlineSnapshot(
+      `"ba921e296b5c166c22b20b76d2da45ed77c8973c2006c55a4526558621600694"`,
+    );
+  });
+});
+
+describe('relation versions', () => {
+  it('change when a column is added, dropped or retyped, and only then', () => {
+    const base = relationVersionOf('app', 'docs', columns);
+    expect(relationVersionOf('app', 'docs', [...columns])).toBe(base);
+    expect(relationVersionOf('app', 'docs', columns.slice(0, 3))).not.toBe(base);
+    expect(
+      relationVersionOf('app', 'docs', [
+        ...columns,
+        { name: 'extra', typeOid: 23, typeName: 'integer', typeMod: -1, primaryKey: false },
+      ]),
+    ).not.toBe(base);
+    expect(
+      relationVersionOf(
+        'app',
+        'docs',
+        columns.map((c) => (c.name === 'note' ? { ...c, typeOid: 1043, typeMod: 14 } : c)),
+      ),
+    ).not.toBe(base);
+  });
+});
+
+describe('event positions', () => {
+  it('order by commit LSN, then sequence', () => {
+    const at = (lsn: string, sequence: number) => ({ commitLsn: parseLsn(lsn), sequence });
+    const sorted = [at('1/0', 0), at('0/FFFFFFFF', 9), at('0/FFFFFFFF', 2)].sort(
+      compareEventPosition,
+    );
+    expect(sorted).toEqual([at('0/FFFFFFFF', 2), at('0/FFFFFFFF', 9), at('1/0', 0)]);
+  });
+});
