@@ -1,0 +1,86 @@
+/**
+ * Whether the transaction log holds every transaction that committed at or before the
+ * target. Capture confirms the slot only up to what Kafka committed (and, when idle, up to
+ * WAL it has seen hold nothing captured), so once the slot's confirmed_flush_lsn passes a
+ * WAL position read after the target, every transaction committed by then is in the log.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import type { Clock } from '../../shared/clock.js';
+import { BacktrackError } from '../../shared/errors.js';
+import { checkpointTopic, readCheckpoint } from '../../shared/events/index.js';
+import type { KafkaPort } from '../../shared/kafka/index.js';
+import { formatLsn, type Lsn, parseLsn } from '../../shared/lsn.js';
+import type { Queryable } from '../../shared/pg/index.js';
+
+import { formatInstant, type RestoreTarget } from './target.js';
+
+/** Commit timestamps of concurrent transactions may disagree with their order by this much. */
+const COMMIT_TIME_SKEW_US = 1_000_000n;
+
+/** What is needed to tell how far the log reaches. */
+export interface LogReachDeps {
+  readonly source: Queryable;
+  readonly kafka: KafkaPort;
+  readonly topicPrefix: string;
+  readonly slot: string;
+  readonly clock: Clock;
+  /** How long to wait for capture to pass the target (ms). */
+  readonly waitMs: number;
+}
+
+async function slotPosition(db: Queryable, slot: string): Promise<Lsn | undefined> {
+  const result = await db.query(
+    `SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1`,
+    [slot],
+  );
+  const lsn = result.rows[0]?.lsn;
+  return typeof lsn === 'string' ? parseLsn(lsn) : undefined;
+}
+
+/**
+ * Resolves once the log holds everything committed at or before `target`; throws
+ * VALIDATION_FAILED for a target in the future and CAPTURE_BEHIND when capture does not
+ * get there within `waitMs`, naming how far the log reaches.
+ */
+export async function ensureLogReaches(deps: LogReachDeps, target: RestoreTarget): Promise<void> {
+  const nowUs = BigInt(deps.clock.nowMs()) * 1000n;
+  if (target.kind === 'time' && target.us > nowUs) {
+    throw new BacktrackError(
+      'VALIDATION_FAILED',
+      `${target.text} is in the future (now is ${formatInstant(nowUs)}): a restore goes back in time only`,
+      { details: { target: target.text } },
+    );
+  }
+  const checkpoint = await readCheckpoint(deps.kafka, checkpointTopic(deps.topicPrefix), deps.slot);
+  if (checkpoint) {
+    const passed =
+      target.kind === 'time'
+        ? checkpoint.commitTimeUs > target.us + COMMIT_TIME_SKEW_US
+        : checkpoint.commitEndLsn > target.lsn;
+    if (passed) return;
+  }
+
+  // The log may lag the target: prove it does not, by the slot passing today's WAL position.
+  const position = await deps.source.query('SELECT pg_current_wal_lsn()::text AS lsn');
+  const now = parseLsn(String(position.rows[0]?.lsn));
+  if (target.kind === 'lsn' && target.lsn > now) {
+    throw new BacktrackError(
+      'VALIDATION_FAILED',
+      `${target.text} is past the server's WAL position ${formatLsn(now)}: a restore goes back in time only`,
+    );
+  }
+  const deadline = deps.clock.nowMs() + deps.waitMs;
+  let confirmed = await slotPosition(deps.source, deps.slot);
+  while ((confirmed === undefined || confirmed < now) && deps.clock.nowMs() < deadline) {
+    await sleep(250);
+    confirmed = await slotPosition(deps.source, deps.slot);
+  }
+  if (confirmed !== undefined && confirmed >= now) return;
+  const reach = checkpoint ? formatInstant(checkpoint.commitTimeUs) : 'nothing yet';
+  throw new BacktrackError(
+    'CAPTURE_BEHIND',
+    `the log does not reach ${target.text} yet: capture (slot ${deps.slot}) is at ${confirmed ? formatLsn(confirmed) : 'no position'}, the server at ${formatLsn(now)}; the log is complete up to ${reach}. Check that \`backtrack capture\` runs, or restore to an earlier instant`,
+    { details: { slot: deps.slot, logReaches: reach } },
+  );
+}

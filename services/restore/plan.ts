@@ -1,0 +1,254 @@
+/**
+ * The plan of a restore of one tenant to instant T:
+ *   1. the tenant is known;
+ *   2. the log holds every transaction committed at or before T (log-reach.ts);
+ *   3. the newest data snapshot (full or pre_restore) taken at or before T;
+ *   4. the log after it, for the tenant's partition and for `_all` (truncates of every
+ *      tenant): archived segments from the snapshot's position, contiguous, then the
+ *      Kafka tail not archived yet, still held by Kafka;
+ *   5. the tables to restore (all captured, or the subset asked for, validated).
+ * A target outside the recoverable window, or a gap in the log before T, is refused with
+ * what would work instead.
+ */
+import { coverageFrom, type OffsetGap } from '../../shared/archive/coverage.js';
+import { listRanges } from '../../shared/catalog/archive-ranges.js';
+import {
+  type BaseSnapshot,
+  latestSnapshotAtOrBefore,
+  listSnapshots,
+} from '../../shared/catalog/base-snapshots.js';
+import { listSegments, type Segment } from '../../shared/catalog/segments.js';
+import { listSnapshotTables, type SnapshotTable } from '../../shared/catalog/snapshot-tables.js';
+import { requireTenant } from '../../shared/catalog/tenants.js';
+import { BacktrackError } from '../../shared/errors.js';
+import { TENANT_ALL } from '../../shared/events/index.js';
+import { formatLsn } from '../../shared/lsn.js';
+import type { Queryable } from '../../shared/pg/index.js';
+
+import { tableKey } from './fold.js';
+import { ensureLogReaches, type LogReachDeps } from './log-reach.js';
+import { formatInstant, type RestoreTarget } from './target.js';
+
+/** One partition of the log to read: archived segments, then a Kafka tail. */
+export interface LogStream {
+  /** The tenant stream (`_all` for truncates of every tenant). */
+  readonly tenant: string;
+  readonly topic: string;
+  readonly partition: number;
+  /** Consumer position the stream starts at. */
+  readonly from: bigint;
+  /** Archived segments from `from` on, in offset order. */
+  readonly segments: readonly Segment[];
+  /** Positions [from, to) still only in Kafka; undefined when the archive reaches the end. */
+  readonly tail: { readonly from: bigint; readonly to: bigint } | undefined;
+}
+
+/** A planned restore. */
+export interface RestorePlan {
+  readonly tenant: string;
+  readonly target: RestoreTarget;
+  readonly snapshot: BaseSnapshot;
+  /** The snapshot's tables, limited to the ones restored. */
+  readonly snapshotTables: readonly SnapshotTable[];
+  /** Qualified names asked for; undefined for every table. */
+  readonly only: ReadonlySet<string> | undefined;
+  readonly streams: readonly LogStream[];
+  /** Things the operator should know (e.g. a table whose parent is left out). */
+  readonly warnings: readonly string[];
+}
+
+/** What planning needs. */
+export interface PlanDeps extends LogReachDeps {
+  readonly catalog: Queryable;
+  readonly txlogTopic: string;
+}
+
+function instantOf(snapshot: BaseSnapshot): string {
+  return snapshot.takenAtUs === null ? 'an unknown instant' : formatInstant(snapshot.takenAtUs);
+}
+
+async function baseSnapshot(
+  deps: PlanDeps,
+  tenant: string,
+  target: RestoreTarget,
+): Promise<BaseSnapshot> {
+  const chosen =
+    target.kind === 'time'
+      ? await latestSnapshotAtOrBefore(deps.catalog, tenant, target.us)
+      : (
+          await listSnapshots(deps.catalog, {
+            tenant,
+            status: 'completed',
+            kinds: ['full', 'pre_restore'],
+          })
+        )
+          .filter((s) => s.lsn !== null && s.lsn <= target.lsn)
+          .at(-1);
+  if (chosen) return chosen;
+  const all = await listSnapshots(deps.catalog, {
+    tenant,
+    status: 'completed',
+    kinds: ['full', 'pre_restore'],
+  });
+  const earliest = all[0];
+  throw new BacktrackError(
+    'TARGET_OUTSIDE_WINDOW',
+    earliest
+      ? `${target.text} is before the recoverable window of tenant ${tenant}, which starts at its oldest base snapshot (${instantOf(earliest)}); restore to an instant at or after it`
+      : `tenant ${tenant} has no completed base snapshot, so it has no recoverable window yet; take one with \`backtrack snapshot --tenant ${tenant}\``,
+    {
+      details: { tenant, target: target.text, windowStart: earliest ? instantOf(earliest) : null },
+    },
+  );
+}
+
+function gapMessage(
+  stream: string,
+  partition: number,
+  gap: OffsetGap,
+  target: RestoreTarget,
+): string {
+  const before = gap.after ? ` (after ${gap.after.toISOString()})` : '';
+  return `the archive of ${stream} misses offsets ${gap.from}..${gap.to} of partition ${partition}${before}, before ${target.text}: a restore to it cannot be exact; restore to an instant before the gap, or check the archiver (\`backtrack restore-points\` lists gaps)`;
+}
+
+/** The stream of one partition from `from`: segments, coverage check, Kafka tail. */
+async function logStream(
+  deps: PlanDeps,
+  tenant: string,
+  partition: number,
+  from: bigint,
+  target: RestoreTarget,
+): Promise<LogStream> {
+  const ranges = await listRanges(deps.catalog, deps.txlogTopic, partition);
+  const coverage = coverageFrom(ranges, from);
+  for (const gap of coverage.gaps) {
+    // A gap matters only if it may hold events at or before the target: everything after an
+    // event committed later than the target committed later too (one partition is in commit order).
+    const harmless =
+      target.kind === 'time' &&
+      gap.after !== null &&
+      BigInt(gap.after.getTime()) * 1000n > target.us;
+    if (!harmless) {
+      throw new BacktrackError('COVERAGE_GAP', gapMessage(tenant, partition, gap, target), {
+        details: { tenant, partition, gapFrom: gap.from.toString(), gapTo: gap.to.toString() },
+      });
+    }
+  }
+  const segments = (
+    await listSegments(deps.catalog, {
+      tenant,
+      topic: deps.txlogTopic,
+      partition,
+      endingAfter: from,
+    })
+  ).filter((s) => s.state === 'active');
+  const archivedTo =
+    coverage.archivedTo !== undefined && coverage.archivedTo > from ? coverage.archivedTo : from;
+
+  const admin = await deps.kafka.admin();
+  let offsets;
+  try {
+    offsets = (await admin.topicOffsets(deps.txlogTopic)).find((p) => p.partition === partition);
+  } finally {
+    await admin.disconnect();
+  }
+  if (!offsets) {
+    throw new BacktrackError(
+      'KAFKA_UNAVAILABLE',
+      `partition ${partition} of ${deps.txlogTopic} does not exist`,
+    );
+  }
+  if (offsets.high > archivedTo && offsets.low > archivedTo) {
+    throw new BacktrackError(
+      'COVERAGE_GAP',
+      `offsets ${archivedTo}..${offsets.low} of partition ${partition} left Kafka (retention) before the archiver stored them: a restore past them cannot be exact; check the archiver and the topic's retention`,
+      { details: { tenant, partition } },
+    );
+  }
+  return {
+    tenant,
+    topic: deps.txlogTopic,
+    partition,
+    from,
+    segments,
+    tail: offsets.high > archivedTo ? { from: archivedTo, to: offsets.high } : undefined,
+  };
+}
+
+/** Resolves `--tables` names (qualified or bare) against the snapshot's tables. */
+function selectTables(
+  requested: readonly string[] | undefined,
+  tables: readonly SnapshotTable[],
+): Set<string> | undefined {
+  if (!requested) return undefined;
+  const known = tables.map((t) => tableKey(t.schema, t.table));
+  const selected = new Set<string>();
+  for (const name of requested) {
+    const matches = name.includes('.')
+      ? known.filter((k) => k === name)
+      : known.filter((k) => k.endsWith(`.${name}`));
+    if (matches.length !== 1) {
+      throw new BacktrackError(
+        'VALIDATION_FAILED',
+        matches.length === 0
+          ? `unknown table ${JSON.stringify(name)}: not a captured table of this tenant; captured tables are ${known.join(', ')}`
+          : `table name ${JSON.stringify(name)} is ambiguous (${matches.join(', ')}); give it as schema.table`,
+        { details: { table: name, known } },
+      );
+    }
+    selected.add(matches[0] ?? name);
+  }
+  return selected;
+}
+
+/** Plans the restore of `tenant` to `target` (optionally of some tables only). */
+export async function planRestore(
+  deps: PlanDeps,
+  request: { tenant: string; target: RestoreTarget; tables?: readonly string[] },
+): Promise<RestorePlan> {
+  const { tenant, target } = request;
+  await requireTenant(deps.catalog, tenant);
+  await ensureLogReaches(deps, target);
+  const snapshot = await baseSnapshot(deps, tenant, target);
+  if (snapshot.logOffset === null || snapshot.truncateOffset === null) {
+    throw new BacktrackError(
+      'INTEGRITY_FAILED',
+      `snapshot ${snapshot.id} has no recorded log position`,
+    );
+  }
+  const allTables = await listSnapshotTables(deps.catalog, snapshot.id);
+  const only = selectTables(request.tables, allTables);
+  const snapshotTables = only
+    ? allTables.filter((t) => only.has(tableKey(t.schema, t.table)))
+    : allTables;
+
+  const warnings: string[] = [];
+  if (only) {
+    for (const table of snapshotTables) {
+      for (const fk of table.definition.foreignKeys) {
+        const parent = tableKey(fk.references.schema, fk.references.table);
+        if (!only.has(parent)) {
+          warnings.push(
+            `${tableKey(table.schema, table.table)} references ${parent}, which this restore leaves out: its rows may point to ${parent} rows that differ at ${target.text}`,
+          );
+        }
+      }
+    }
+  }
+
+  const streams = [
+    await logStream(deps, tenant, snapshot.logPartition, snapshot.logOffset, target),
+  ];
+  streams.push(
+    await logStream(deps, TENANT_ALL, snapshot.truncatePartition, snapshot.truncateOffset, target),
+  );
+  return { tenant, target, snapshot, snapshotTables, only, streams, warnings };
+}
+
+/** One line describing where a plan starts and what it reads. */
+export function describePlan(plan: RestorePlan): string {
+  const segments = plan.streams.reduce((n, s) => n + s.segments.length, 0);
+  const tail = plan.streams.reduce((n, s) => n + (s.tail ? Number(s.tail.to - s.tail.from) : 0), 0);
+  return `snapshot ${plan.snapshot.id} (${instantOf(plan.snapshot)}, LSN ${plan.snapshot.lsn ? formatLsn(plan.snapshot.lsn) : '?'}) + ${segments} segment(s) + ${tail} position(s) of Kafka tail`;
+}

@@ -1,0 +1,173 @@
+/**
+ * The oracle: a seeded random multi-tenant workload runs while capture and the archiver
+ * run and base snapshots are taken; the true state of every tenant is recorded at many
+ * instants; then each (tenant, instant) is restored into a new schema and must equal its
+ * truth row for row. The seed is printed; BACKTRACK_ORACLE_SEED re-runs one.
+ */
+import { startArchiver } from '../../services/archiver/index.js';
+import { createRestorer } from '../../services/restore/index.js';
+import { createSnapshotter } from '../../services/snapshotter/index.js';
+import { type Config, requireSection } from '../../shared/config/index.js';
+import { quoteIdent } from '../../shared/pg/index.js';
+import {
+  captureInProcess,
+  kafkaConfigFor,
+  setupSource,
+  sourceConfigFor,
+} from '../support/capture.js';
+import { describe, expect, test } from '../support/fixtures.js';
+
+import {
+  type Checkpoint,
+  ORACLE_TABLES,
+  oracleSchemaSql,
+  startOracleWorkload,
+  tenantState,
+} from './workload.js';
+
+const SEED = Number(process.env.BACKTRACK_ORACLE_SEED ?? Math.floor(Math.random() * 1_000_000));
+const TENANTS = ['t-alpha', 't-beta', 't-gamma', 't-delta'];
+const CHECKPOINTS = 26;
+
+function firstDifference(want: readonly string[], got: readonly string[]): string {
+  const missing = want.filter((row) => !got.includes(row)).slice(0, 3);
+  const extra = got.filter((row) => !want.includes(row)).slice(0, 3);
+  return `missing ${JSON.stringify(missing)}; unexpected ${JSON.stringify(extra)}`;
+}
+
+describe('the oracle', () => {
+  test(
+    `${CHECKPOINTS * TENANTS.length} restores into schemas equal the truth row for row (seed ${SEED})`,
+    { timeout: 1_500_000 },
+    async ({ source, catalog, kafka, s3, config, log, annotate }) => {
+      await source.pool.query(oracleSchemaSql(source.schema));
+      await setupSource(source);
+      const s3Config = { ...requireSection(config, 's3', 'test'), prefix: s3.store.prefix };
+      const kafkaConfig = kafkaConfigFor(kafka, 3);
+      const sourceConfig = sourceConfigFor(source);
+      const settings: Config = config;
+
+      const capture = await captureInProcess(source, kafka, log, { partitions: 3 });
+      const archiver = await startArchiver({
+        kafka: kafkaConfig,
+        s3: s3Config,
+        catalog: { url: catalog.url },
+        archiver: {
+          ...settings.archiver,
+          segmentMaxAgeMs: 1_000,
+          metricsPort: 0,
+          groupId: `${kafka.topicPrefix}-archiver`,
+        },
+        encryption: undefined,
+        log,
+      });
+      const snapshotter = await createSnapshotter({
+        source: sourceConfig,
+        kafka: kafkaConfig,
+        s3: s3Config,
+        catalog: { url: catalog.url },
+        snapshot: settings.snapshot,
+        encryption: undefined,
+        log,
+      });
+      const restorer = createRestorer({
+        source: sourceConfig,
+        catalog: { url: catalog.url },
+        kafka: kafkaConfig,
+        s3: s3Config,
+        encryption: undefined,
+        log,
+        takePreRestoreSnapshot: () =>
+          Promise.reject(new Error('the oracle restores into schemas only')),
+      });
+
+      const workload = startOracleWorkload({
+        url: source.url,
+        schema: source.schema,
+        tenants: TENANTS,
+        seed: SEED,
+        clients: 3,
+      });
+      const checkpoints: Checkpoint[] = [];
+      try {
+        const until = async (transactions: number) => {
+          while (workload.committed() < transactions) await new Promise((r) => setTimeout(r, 20));
+        };
+        await until(60);
+        // Snapshots taken while the clients write: alignment by transaction visibility.
+        for (const tenant of TENANTS)
+          await snapshotter.take({ tenant, kind: 'full', createdBy: 'oracle' });
+        for (let i = 0; i < CHECKPOINTS; i++) {
+          await until(60 + (i + 1) * 25);
+          if (i === Math.floor(CHECKPOINTS / 2)) {
+            await workload.addColumn();
+            for (const tenant of TENANTS.slice(0, 2))
+              await snapshotter.take({ tenant, kind: 'full', createdBy: 'oracle' });
+          }
+          checkpoints.push(await workload.checkpoint());
+        }
+      } finally {
+        await workload.stop();
+      }
+
+      const failures: string[] = [];
+      let restores = 0;
+      let replayedEvents = 0;
+      let rowsCompared = 0;
+      let largeRows = 0;
+      const session = await source.pool.connect();
+      try {
+        for (const checkpoint of checkpoints) {
+          for (const [t, tenant] of TENANTS.entries()) {
+            const schema = `o_${kafka.topicPrefix.slice(-6)}_${checkpoint.index}_${t}`;
+            const summary = await restorer.restore({
+              tenant,
+              target: checkpoint.at,
+              mode: { kind: 'schema', schema },
+              dryRun: false,
+              actor: 'oracle',
+            });
+            restores += 1;
+            replayedEvents += summary.replayed.events;
+            const truth = checkpoint.states.get(tenant) ?? {};
+            const restored = await tenantState(session, schema, tenant);
+            for (const table of ORACLE_TABLES) {
+              const want = truth[table] ?? [];
+              const got = restored[table] ?? [];
+              rowsCompared += want.length;
+              largeRows += want.filter((row) => row.length > 4000).length;
+              if (want.join('\n') !== got.join('\n')) {
+                failures.push(
+                  `seed ${SEED}, checkpoint ${checkpoint.index} (${checkpoint.at}), ${tenant}, ${table}: ${want.length} rows expected, ${got.length} restored; ${firstDifference(want, got)}`,
+                );
+              }
+            }
+            await session.query(`DROP SCHEMA ${quoteIdent(schema)} CASCADE`);
+          }
+        }
+      } finally {
+        session.release();
+        await restorer.close();
+        await snapshotter.close();
+        await archiver.stop();
+        await capture.stop();
+      }
+      expect(restores).toBe(CHECKPOINTS * TENANTS.length);
+      expect(failures, `seed ${SEED}`).toEqual([]);
+      // The oracle exercised what it is for: replayed history, large values, the added column.
+      expect(replayedEvents).toBeGreaterThan(restores * 5);
+      expect(rowsCompared).toBeGreaterThan(restores * 10);
+      expect(largeRows).toBeGreaterThan(0);
+      expect(
+        checkpoints
+          .at(-1)
+          ?.states.get(TENANTS[0] ?? '')
+          ?.accounts?.some((row) => row.endsWith('\tbasic')),
+      ).toBe(true);
+      await annotate(
+        `seed ${SEED}: ${restores} restores, ${replayedEvents} events replayed, ${rowsCompared} rows compared (${largeRows} TOAST-sized)`,
+        'measurement',
+      );
+    },
+  );
+});
