@@ -9,6 +9,7 @@ import { loadConfig } from '../../shared/config/index.js';
 import { describeError, isBacktrackError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/logging.js';
 
+import { apiCommand, runCommand } from './api.js';
 import { archiveCommand } from './archive.js';
 import { captureCommand } from './capture.js';
 import type { Command } from './command.js';
@@ -27,8 +28,10 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const COMMANDS: readonly Command[] = [
   migrateCommand,
   setupCommand,
+  runCommand,
   captureCommand,
   archiveCommand,
+  apiCommand,
   snapshotCommand,
   restorePointsCommand,
   restoreCommand,

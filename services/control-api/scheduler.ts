@@ -23,8 +23,8 @@ import type { PgPool, PgSession } from '../../shared/pg/index.js';
 
 import { nextFireTime } from './cron.js';
 
-/** Key of the leader's advisory lock (any constant; this spells "btsched"). */
-const LEADER_LOCK = '0x62747363686564';
+/** Key of the leader's advisory lock (any constant; its hex bytes spell "btsched"). */
+const LEADER_LOCK = '27712586655491428';
 
 /** What the scheduler needs. */
 export interface SchedulerDeps {

@@ -10,6 +10,7 @@ import { BacktrackError } from '../errors.js';
 import { type Queryable, sqlState } from '../pg/index.js';
 
 import { int4, parseRows, timestamp } from './columns.js';
+import { catalogLocation } from './readiness.js';
 
 /** Kinds of jobs. */
 export const JOB_TYPES = [
@@ -318,4 +319,24 @@ export async function listJobs(db: Queryable, filter: JobFilter): Promise<Job[]>
     ],
   );
   return parseRows('listJobs', jobRow, result.rows);
+}
+
+/**
+ * Resolves when the catalog has the control API's tables (migration 0004); otherwise
+ * CONFIG_INVALID saying to run `backtrack migrate`.
+ */
+export async function requireJobsCatalog(db: Queryable, url: string): Promise<void> {
+  try {
+    await db.query(
+      'SELECT 1 FROM backtrack.jobs, backtrack.schedules, backtrack.audit_log, backtrack.rate_limit_counters LIMIT 0',
+    );
+  } catch (e) {
+    if (sqlState(e) === '42P01')
+      throw new BacktrackError(
+        'CONFIG_INVALID',
+        `the catalog at ${catalogLocation(url)} has no control API tables: run \`backtrack migrate\` first`,
+        { cause: e },
+      );
+    throw e;
+  }
 }
