@@ -8,13 +8,22 @@
  * RESTORE_IN_PROGRESS. Not one answer is a 500. The route table below must list every
  * route the server has, so a new route cannot skip these checks.
  */
+import { SignJWT } from 'jose';
 import { z } from 'zod';
 
 import type { Role } from '../../../services/control-api/index.js';
 import { describe, expect, test } from '../../support/fixtures.js';
 import { restoreEnvironment } from '../../support/restore.js';
 
-import { type ApiClient, apiClient, type ApiRequest, bodyOf, startApi, token } from './harness.js';
+import {
+  type ApiClient,
+  apiClient,
+  type ApiRequest,
+  bodyOf,
+  JWT_SECRET,
+  startApi,
+  token,
+} from './harness.js';
 
 type Access = Role | 'public';
 
@@ -568,6 +577,12 @@ describe('control API: access and validation', () => {
           await token('admin', 'ta', { expiresAt: Math.floor(Date.now() / 1000) - 60 }),
           // Only a platform-admin token may lack a tenant.
           await token('admin', undefined),
+          // A role nobody has (viewer routes have no lower role to be refused with 403).
+          await new SignJWT({ role: 'root', tenant_id: 'ta' })
+            .setProtectedHeader({ alg: 'HS256' })
+            .setSubject('mallory')
+            .setExpirationTime('1h')
+            .sign(new TextEncoder().encode(JWT_SECRET)),
         ];
 
         for (const [route, access] of Object.entries(ROUTES)) {

@@ -144,8 +144,8 @@ describe('control API: two instances on one catalog', () => {
           what: 'one scheduler to lead',
         });
 
-        // A cron with seconds that fires once, about three seconds from now (UTC).
-        const fire = new Date(Math.ceil(Date.now() / 1000) * 1000 + 3000);
+        // A cron with seconds that fires once, about four seconds from now (UTC).
+        const fire = new Date(Math.ceil(Date.now() / 1000) * 1000 + 4000);
         const cron = `${fire.getUTCSeconds()} ${fire.getUTCMinutes()} ${fire.getUTCHours()} ${fire.getUTCDate()} ${fire.getUTCMonth() + 1} *`;
         const created = await api.call('POST', '/v1/schedules', {
           token: admin,
