@@ -1,17 +1,13 @@
 #!/usr/bin/env bash
-# `make demo`: the main job on the local stack. Today it brings the stack up, migrates the
-# catalog and shows where everything runs; capture → archive → restore join as they land.
+# `make demo`: the main job on the local stack, from nothing. Brings the stack up (reusing a
+# running one), then infra/demo.ts drives the operator CLI through capture, archive,
+# snapshots, an accident, a dry run, an in-place restore, the checks and a rollback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 
-echo "== 1. the local stack: PostgreSQL (wal_level=logical), Kafka (KRaft), S3Proxy"
+echo "== 0. the local stack: PostgreSQL (wal_level=logical), Kafka (KRaft), S3Proxy"
 npm run --silent stack:up
-echo
-echo "== 2. the catalog database: schema \`backtrack\` migrated"
-BACKTRACK_CONFIG_FILE=.stack/backtrack.env npx tsx services/cli/main.ts migrate
-echo
-echo "== 3. where everything runs"
-npm run --silent stack:status
+npx tsx infra/demo.ts
 echo
 echo "The stack keeps running; stop it with \`make stack-down\`."

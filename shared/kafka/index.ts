@@ -19,6 +19,7 @@ import {
 
 import { BacktrackError } from '../errors.js';
 import type { Logger } from '../logging.js';
+import { retry } from '../retry.js';
 
 /** How to reach the cluster. */
 export interface KafkaClientOptions {
@@ -294,38 +295,51 @@ function wrapAdmin(admin: Admin): KafkaAdmin {
           brokers: cluster.brokers.map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port })),
         };
       }),
-    ensureTopic: (spec) =>
-      guarded(`to create topic ${spec.name}`, async () => {
-        // Checked first: kafkajs logs a warning for every createTopics of an existing topic.
-        if ((await admin.listTopics()).includes(spec.name)) return 'exists';
-        const created = await admin.createTopics({
-          waitForLeaders: true,
-          topics: [
-            {
-              topic: spec.name,
-              numPartitions: spec.partitions,
-              replicationFactor: spec.replicationFactor ?? -1,
-              configEntries: Object.entries(spec.config ?? {}).map(([name, value]) => ({
-                name,
-                value,
-              })),
-            },
-          ],
-        });
-        return created ? 'created' : 'exists';
-      }),
+    ensureTopic: async (spec) => {
+      const outcome = await settling(() =>
+        guarded(`to create topic ${spec.name}`, async () => {
+          // Checked first: kafkajs logs a warning for every createTopics of an existing topic.
+          if ((await admin.listTopics()).includes(spec.name)) return 'exists' as const;
+          const created = await admin.createTopics({
+            waitForLeaders: true,
+            topics: [
+              {
+                topic: spec.name,
+                numPartitions: spec.partitions,
+                replicationFactor: spec.replicationFactor ?? -1,
+                configEntries: Object.entries(spec.config ?? {}).map(([name, value]) => ({
+                  name,
+                  value,
+                })),
+              },
+            ],
+          });
+          return created ? ('created' as const) : ('exists' as const);
+        }),
+      );
+      // A topic just created (here or by another process) answers "unknown" or "not the
+      // leader" until every partition has a leader; return only once it serves offsets.
+      await settling(() =>
+        guarded(`to wait for the leaders of topic ${spec.name}`, () =>
+          admin.fetchTopicOffsets(spec.name),
+        ),
+      );
+      return outcome;
+    },
     listTopics: () => guarded('to list topics', () => admin.listTopics()),
     deleteTopics: (names) =>
       guarded('to delete topics', async () => {
         if (names.length > 0) await admin.deleteTopics({ topics: [...names] });
       }),
     topicOffsets: (topic) =>
-      guarded(`to list the offsets of ${topic}`, async () => {
-        const offsets = await admin.fetchTopicOffsets(topic);
-        return offsets
-          .map((o) => ({ partition: o.partition, low: BigInt(o.low), high: BigInt(o.high) }))
-          .sort((a, b) => a.partition - b.partition);
-      }),
+      settling(() =>
+        guarded(`to list the offsets of ${topic}`, async () => {
+          const offsets = await admin.fetchTopicOffsets(topic);
+          return offsets
+            .map((o) => ({ partition: o.partition, low: BigInt(o.low), high: BigInt(o.high) }))
+            .sort((a, b) => a.partition - b.partition);
+        }),
+      ),
     groupOffsets: (groupId, topic) =>
       guarded(`to fetch the offsets of group ${groupId}`, async () => {
         const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
@@ -490,6 +504,21 @@ function kafkaFailure(e: unknown, what: string): BacktrackError {
     cause: e,
     retriable: true,
     details: type === undefined ? undefined : { type },
+  });
+}
+
+/** Errors of a topic whose partitions are still electing leaders (new topic, restarted broker). */
+const SETTLING =
+  /^(UNKNOWN_TOPIC_OR_PARTITION|NOT_LEADER_FOR_PARTITION|NOT_LEADER_OR_FOLLOWER|LEADER_NOT_AVAILABLE)$/;
+
+/** Retries an admin operation for a few seconds while the topic's metadata settles. */
+function settling<T>(operation: () => Promise<T>): Promise<T> {
+  return retry(operation, {
+    policy: { initialMs: 100, maxMs: 1_000, maxAttempts: 15 },
+    retriable: (e) => {
+      const type = protocolType(e);
+      return type !== undefined && SETTLING.test(type);
+    },
   });
 }
 
