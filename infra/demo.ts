@@ -9,11 +9,11 @@
  * Every `backtrack …` below is the real CLI in its own process; the demo only writes the
  * workload and compares digests of rows. Run after `npm run stack:up` (infra/demo.sh).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 
 import { createPgPool, type PgPool, quoteIdent, withPgConnection } from '../shared/pg/index.js';
 
+import { BackgroundCommands, cliEnvironment, runBacktrack } from './backtrack-process.js';
 import { readSettings } from './stack/settings.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -36,14 +36,8 @@ const catalogUrl = (() => {
 })();
 
 /** The environment of every `backtrack` process of this demo. */
-const env: Record<string, string> = {
-  ...Object.fromEntries(
-    Object.entries(process.env).filter(
-      (e): e is [string, string] => e[1] !== undefined && !e[0].startsWith('BACKTRACK_'),
-    ),
-  ),
+const env = cliEnvironment({
   ...settings,
-  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   BACKTRACK_LOG_LEVEL: 'warn',
   BACKTRACK_CATALOG_URL: catalogUrl,
   BACKTRACK_CAPTURE_SCHEMAS: SCHEMA,
@@ -54,50 +48,10 @@ const env: Record<string, string> = {
   BACKTRACK_CAPTURE_METRICS_PORT: '0',
   BACKTRACK_ARCHIVER_METRICS_PORT: '0',
   BACKTRACK_ARCHIVER_SEGMENT_MAX_AGE_MS: '1000',
-};
-
-/** `backtrack <args>` to completion; its stdout, or an error with everything it printed. */
-function backtrack(...args: string[]): Promise<string> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'services/cli/main.ts', ...args], {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    child.on('error', fail);
-    child.on('exit', (code) => {
-      if (code === 0) done(out);
-      else fail(new Error(`backtrack ${args.join(' ')} exited ${code}:\n${out}${err}`));
-    });
-  });
-}
-
-/** A long-running `backtrack <command>` (capture, archive). */
-function startBacktrack(command: string): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/cli/main.ts', command], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  // Its warnings (retries of the Kafka client and the like) are shown only if it fails.
-  let said = '';
-  child.stderr?.on('data', (chunk: Buffer) => (said = (said + chunk.toString()).slice(-20_000)));
-  child.on('exit', (code, signal) => {
-    if (code !== 0 && signal === null && !stopping) {
-      console.error(`backtrack ${command} stopped unexpectedly (exit ${code}):\n${said}`);
-      for (const other of background) other.kill('SIGTERM');
-      process.exit(1);
-    }
-  });
-  background.push(child);
-  return child;
-}
-let stopping = false;
-const background: ChildProcess[] = [];
+});
+const backtrack = async (...args: string[]): Promise<string> =>
+  (await runBacktrack(env, args)).stdout;
+const background = new BackgroundCommands(env);
 
 function indent(text: string): void {
   for (const line of text.trimEnd().split('\n')) say(`   ${line}`);
@@ -241,14 +195,14 @@ async function main(): Promise<void> {
     indent(await backtrack('setup'));
 
     step(3, 'capture (Postgres → Kafka) and archive (Kafka → S3) start; base snapshots');
-    startBacktrack('capture');
+    background.start('capture');
     await waitUntil('capture to stream from its slot', async () => {
       const slot = await db.query('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [
         RUN,
       ]);
       return (slot.rows[0] as { active?: boolean } | undefined)?.active === true;
     });
-    startBacktrack('archive');
+    background.start('archive');
     indent(await backtrack('snapshot', '--all'));
 
     step(4, 'a workload: every tenant writes for a while');
@@ -335,11 +289,7 @@ async function main(): Promise<void> {
 
     say(`\nDone. Catalog database ${RUN}, topics ${RUN}.*, objects under demo/${RUN}/.`);
   } finally {
-    stopping = true;
-    for (const child of background) child.kill('SIGTERM');
-    await Promise.all(
-      background.map((c) => new Promise((r) => (c.exitCode === null ? c.on('exit', r) : r(null)))),
-    );
+    await background.stop();
     await withPgConnection(sourceUrl, 'backtrack-demo', async (c) => {
       await c.query(
         `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`,
