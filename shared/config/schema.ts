@@ -123,7 +123,7 @@ export const configSchema = z
       .max(65_536)
       .default(256)
       .describe(
-        'Memory a restore may fold in (MiB): past it, the fold spills to disk in 64 buckets, so it stays near this bound for tenants up to 64 times larger.',
+        'Memory a restore may fold rows in (MiB, estimated): past it the fold spills to disk in 64 hash buckets, each split again into 64 while too large (three levels), so it stays near this bound for tenants up to 64³ times larger.',
       ),
     BACKTRACK_RESTORE_TEMP_DIR: z
       .string()
