@@ -44,10 +44,11 @@ async function peakRss(pid: number): Promise<number> {
 export function runBacktrack(
   env: Record<string, string>,
   args: readonly string[],
+  nodeArgs: readonly string[] = [],
 ): Promise<Finished> {
   return new Promise((done, fail) => {
     const started = Date.now();
-    const child = spawn(process.execPath, [...CLI, ...args], {
+    const child = spawn(process.execPath, [...nodeArgs, ...CLI, ...args], {
       cwd: ROOT,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

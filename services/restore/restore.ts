@@ -90,6 +90,8 @@ export interface RestoreSummary {
   readonly warnings: readonly string[];
   /** When the fold outgrew its memory budget: partitions folded and bytes spilled. */
   readonly spill: { readonly partitions: number; readonly bytes: number } | null;
+  /** Milliseconds spent in each phase (snapshot, log, preview, pre-restore snapshot, load). */
+  readonly phasesMs: Readonly<Record<string, number>>;
   readonly durationMs: number;
 }
 
@@ -240,7 +242,15 @@ async function execute(
   let tablesDone = 0;
   let tablesTotal = 0;
   let loadStarted = 0;
+  const phasesMs: Record<string, number> = {};
+  let phaseNow: { phase: string; since: number } | undefined;
   const report = (phase: RestoreProgress['phase']): void => {
+    if (phaseNow?.phase !== phase) {
+      const now = deps.clock.nowMs();
+      if (phaseNow)
+        phasesMs[phaseNow.phase] = (phasesMs[phaseNow.phase] ?? 0) + now - phaseNow.since;
+      phaseNow = { phase, since: now };
+    }
     const elapsed = (deps.clock.nowMs() - loadStarted) / 1000;
     const etaSeconds =
       phase === 'load' && rowsDone > 0 ? ((rowsTotal - rowsDone) * elapsed) / rowsDone : undefined;
@@ -349,6 +359,7 @@ async function execute(
       preRestoreSnapshotId,
       warnings,
       spill: spill.spilled ? { partitions: spill.partitions, bytes: spill.bytesWritten } : null,
+      phasesMs,
       durationMs: deps.clock.nowMs() - started,
     };
   } finally {

@@ -3,6 +3,10 @@
  * run and base snapshots are taken; the true state of every tenant is recorded at many
  * instants; then each (tenant, instant) is restored into a new schema and must equal its
  * truth row for row. The seed is printed; BACKTRACK_ORACLE_SEED re-runs one.
+ *
+ * Every fifth instant is restored a second time with a fold budget of 64 KiB, so the fold
+ * spills to disk (and splits partitions again) on the way to the same rows; and one
+ * partial restore (`tables`) leaves a parent out and must say so.
  */
 import { startArchiver } from '../../services/archiver/index.js';
 import { createRestorer } from '../../services/restore/index.js';
@@ -21,6 +25,7 @@ import {
   type Checkpoint,
   ORACLE_TABLES,
   oracleSchemaSql,
+  type TenantState,
   startOracleWorkload,
   tenantState,
 } from './workload.js';
@@ -70,16 +75,20 @@ describe('the oracle', () => {
         encryption: undefined,
         log,
       });
-      const restorer = createRestorer({
-        source: sourceConfig,
-        catalog: { url: catalog.url },
-        kafka: kafkaConfig,
-        s3: s3Config,
-        encryption: undefined,
-        log,
-        takePreRestoreSnapshot: () =>
-          Promise.reject(new Error('the oracle restores into schemas only')),
-      });
+      const engine = (memoryBytes?: number) =>
+        createRestorer({
+          source: sourceConfig,
+          catalog: { url: catalog.url },
+          kafka: kafkaConfig,
+          s3: s3Config,
+          encryption: undefined,
+          log,
+          takePreRestoreSnapshot: () =>
+            Promise.reject(new Error('the oracle restores into schemas only')),
+          memoryBytes,
+        });
+      const restorer = engine();
+      const spilling = engine(64 * 1024);
 
       const workload = startOracleWorkload({
         url: source.url,
@@ -115,7 +124,19 @@ describe('the oracle', () => {
       let replayedEvents = 0;
       let rowsCompared = 0;
       let largeRows = 0;
+      let spilledRestores = 0;
       const session = await source.pool.connect();
+      const compare = (label: string, truth: TenantState, restored: TenantState) => {
+        for (const table of Object.keys(restored)) {
+          const want = truth[table] ?? [];
+          const got = restored[table] ?? [];
+          if (want.join('\n') !== got.join('\n')) {
+            failures.push(
+              `seed ${SEED}, ${label}, ${table}: ${want.length} rows expected, ${got.length} restored; ${firstDifference(want, got)}`,
+            );
+          }
+        }
+      };
       try {
         for (const checkpoint of checkpoints) {
           for (const [t, tenant] of TENANTS.entries()) {
@@ -130,24 +151,64 @@ describe('the oracle', () => {
             restores += 1;
             replayedEvents += summary.replayed.events;
             const truth = checkpoint.states.get(tenant) ?? {};
-            const restored = await tenantState(session, schema, tenant);
+            const label = `checkpoint ${checkpoint.index} (${checkpoint.at}), ${tenant}`;
+            compare(label, truth, await tenantState(session, schema, tenant));
             for (const table of ORACLE_TABLES) {
               const want = truth[table] ?? [];
-              const got = restored[table] ?? [];
               rowsCompared += want.length;
               largeRows += want.filter((row) => row.length > 4000).length;
-              if (want.join('\n') !== got.join('\n')) {
-                failures.push(
-                  `seed ${SEED}, checkpoint ${checkpoint.index} (${checkpoint.at}), ${tenant}, ${table}: ${want.length} rows expected, ${got.length} restored; ${firstDifference(want, got)}`,
-                );
-              }
             }
             await session.query(`DROP SCHEMA ${quoteIdent(schema)} CASCADE`);
+
+            if (checkpoint.index % 5 === 0) {
+              const spilled = await spilling.restore({
+                tenant,
+                target: checkpoint.at,
+                mode: { kind: 'schema', schema },
+                dryRun: false,
+                actor: 'oracle',
+              });
+              if (spilled.spill === null) failures.push(`${label}: a 64 KiB fold did not spill`);
+              else spilledRestores += 1;
+              compare(`${label}, spilled`, truth, await tenantState(session, schema, tenant));
+              await session.query(`DROP SCHEMA ${quoteIdent(schema)} CASCADE`);
+            }
           }
+        }
+
+        // A partial restore of documents alone: its parent (accounts) is reported left out.
+        const last = checkpoints.at(-1);
+        const tenant = TENANTS[0] ?? '';
+        if (last) {
+          const schema = `o_${kafka.topicPrefix.slice(-6)}_partial`;
+          const partial = await restorer.restore({
+            tenant,
+            target: last.at,
+            tables: ['documents'],
+            mode: { kind: 'schema', schema },
+            dryRun: false,
+            actor: 'oracle',
+          });
+          expect(partial.restored.map((t) => t.table)).toEqual([`${source.schema}.documents`]);
+          expect(partial.warnings.join('\n')).toMatch(/documents references .*accounts/);
+          compare(
+            `partial restore at ${last.at}, ${tenant}`,
+            last.states.get(tenant) ?? {},
+            await tenantState(session, schema, tenant, ['documents']),
+          );
+          const tables = await session.query(
+            `SELECT table_name FROM information_schema.tables WHERE table_schema = $1`,
+            [schema],
+          );
+          expect(tables.rows.map((r) => (r as { table_name: string }).table_name)).toEqual([
+            'documents',
+          ]);
+          await session.query(`DROP SCHEMA ${quoteIdent(schema)} CASCADE`);
         }
       } finally {
         session.release();
         await restorer.close();
+        await spilling.close();
         await snapshotter.close();
         await archiver.stop();
         await capture.stop();
@@ -158,6 +219,9 @@ describe('the oracle', () => {
       expect(replayedEvents).toBeGreaterThan(restores * 5);
       expect(rowsCompared).toBeGreaterThan(restores * 10);
       expect(largeRows).toBeGreaterThan(0);
+      expect(spilledRestores).toBe(
+        checkpoints.filter((c) => c.index % 5 === 0).length * TENANTS.length,
+      );
       expect(
         checkpoints
           .at(-1)
@@ -165,7 +229,7 @@ describe('the oracle', () => {
           ?.accounts?.some((row) => row.endsWith('\tbasic')),
       ).toBe(true);
       await annotate(
-        `seed ${SEED}: ${restores} restores, ${replayedEvents} events replayed, ${rowsCompared} rows compared (${largeRows} TOAST-sized)`,
+        `seed ${SEED}: ${restores} restores (+${spilledRestores} spilled to disk, 1 partial), ${replayedEvents} events replayed, ${rowsCompared} rows compared (${largeRows} TOAST-sized)`,
         'measurement',
       );
     },

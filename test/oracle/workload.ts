@@ -60,14 +60,15 @@ interface Model {
   notes: Map<number, string>;
 }
 
-/** Reads a tenant's rows of every table, sorted, as COPY text lines. */
+/** Reads a tenant's rows of every table (or of `tables`), sorted, as COPY text lines. */
 export async function tenantState(
   session: PgSession,
   schema: string,
   tenant: string,
+  tables: readonly string[] = ORACLE_TABLES,
 ): Promise<TenantState> {
   const state: Record<string, string[]> = {};
-  for (const table of ORACLE_TABLES) {
+  for (const table of tables) {
     const lines: string[] = [];
     const stream = session.copyTo(
       `COPY (SELECT * FROM ${quoteIdent(schema)}.${quoteIdent(table)} WHERE tenant_id = '${tenant.replace(/'/g, "''")}') TO STDOUT`,
