@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 
 import type { Keyring } from '../../shared/archive/encryption.js';
-import { decodeSegment } from '../../shared/archive/segment-file.js';
+import { readSegment } from '../../shared/archive/segment-file.js';
 import type { Segment } from '../../shared/catalog/segments.js';
 import { BacktrackError } from '../../shared/errors.js';
 import {
@@ -76,12 +76,12 @@ async function readStream(
   for (const segment of stream.segments) {
     if (pastTarget(segment, target)) return;
     const stored = await sources.archive.get(segment.key);
-    const decoded = await decodeSegment(stored, sources.keyring, segment.key);
-    stats.segments += 1;
-    for (const record of decoded.records) {
-      if (record.offset < stream.from || record.event.tenant !== stream.tenant) continue;
+    // Decoded block by block into the fold: a segment is never held decoded whole.
+    await readSegment(stored, sources.keyring, segment.key, async (record) => {
+      if (record.offset < stream.from || record.event.tenant !== stream.tenant) return;
       await emit(record.event);
-    }
+    });
+    stats.segments += 1;
   }
   if (!stream.tail) return;
   // Fed to the fold batch by batch as Kafka returns them: the tail is never held whole.

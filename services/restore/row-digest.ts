@@ -3,37 +3,44 @@
  * 128-bit hash (SHA-256, first half) of each row's values. The fold's rows and the rows
  * read back from the restored table (COPY text, unescaped) digest alike whatever their order.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
-const MOD = 1n << 128n;
-const NULL_TAG = Buffer.from([0xff]);
+const LANE = 2 ** 32;
+
+/**
+ * One string per row, injective: each value is preceded by NUL and a tag (`N` for NULL,
+ * `S` for a string). Postgres text cannot contain NUL, so the values cannot forge a tag.
+ */
+function encodeRow(row: readonly (string | null)[]): string {
+  let text = '';
+  for (const value of row) text += value === null ? '\u0000N' : `\u0000S${value}`;
+  return text;
+}
 
 /** Accumulates rows; `value()` is the digest so far. */
 export class RowDigest {
-  private sum = 0n;
+  /** The sum as four 32-bit lanes, most significant first. */
+  private readonly lanes = [0, 0, 0, 0];
   private rows = 0;
 
   add(row: readonly (string | null)[]): void {
-    const hash = createHash('sha256');
-    for (const value of row) {
-      if (value === null) {
-        hash.update(NULL_TAG);
-      } else {
-        const bytes = Buffer.from(value, 'utf8');
-        const length = Buffer.alloc(5);
-        length.writeUInt8(0, 0);
-        length.writeUInt32BE(bytes.length, 1);
-        hash.update(length).update(bytes);
-      }
+    const digest = hash('sha256', encodeRow(row), 'buffer');
+    let carry = 0;
+    for (let i = 3; i >= 0; i--) {
+      const sum = (this.lanes[i] ?? 0) + digest.readUInt32BE(i * 4) + carry;
+      this.lanes[i] = sum % LANE;
+      carry = sum >= LANE ? 1 : 0;
     }
-    const digest = hash.digest();
-    this.sum = (this.sum + BigInt(`0x${digest.subarray(0, 16).toString('hex')}`)) % MOD;
+    // The carry out of the top lane is dropped: the sum is modulo 2^128.
     this.rows += 1;
   }
 
   /** Row count and the hex digest. */
   value(): { rows: number; digest: string } {
-    return { rows: this.rows, digest: this.sum.toString(16).padStart(32, '0') };
+    return {
+      rows: this.rows,
+      digest: this.lanes.map((lane) => lane.toString(16).padStart(8, '0')).join(''),
+    };
   }
 }
 

@@ -357,18 +357,9 @@ export async function encodeSegmentEntries(
   return writer.end();
 }
 
-interface RawDecoded {
-  readonly header: Record<string, Buffer>;
-  readonly values: { offset: bigint; event: unknown }[];
-}
-
-/**
- * Reads the container. Records are read through an Avro resolver from the writer's schema
- * (in the file) to this version's, so segments of another event-schema version still decode.
- */
-async function readContainer(plain: Buffer, what: string): Promise<RawDecoded> {
-  let header: Record<string, Buffer> | undefined;
-  const decoder = new avro.streams.BlockDecoder({
+/** The Avro block decoder of segment files: the writer's schema resolved to this version's. */
+function blockDecoder(): avro.streams.BlockDecoder {
+  return new avro.streams.BlockDecoder({
     readerSchema: segmentRecordType,
     codecs: {
       deflate: inflateRaw,
@@ -377,22 +368,6 @@ async function readContainer(plain: Buffer, what: string): Promise<RawDecoded> {
     parseHook: (schema: avro.Schema) =>
       avro.Type.forSchema(schema, { registry: { long: bigintLong } }),
   });
-  decoder.on('metadata', (_type: unknown, _codec: string, h: { meta: Record<string, Buffer> }) => {
-    header = h.meta;
-  });
-  const values: { offset: bigint; event: unknown }[] = [];
-  try {
-    decoder.end(plain);
-    for await (const value of decoder) values.push(value as { offset: bigint; event: unknown });
-  } catch (cause) {
-    throw integrity(
-      what,
-      `it is not a readable Avro container (${(cause as Error).message})`,
-      cause,
-    );
-  }
-  if (!header) throw integrity(what, 'it has no Avro header');
-  return { header, values };
 }
 
 function parseMetadata(header: Record<string, Buffer>, what: string): SegmentMetadata {
@@ -423,24 +398,70 @@ function parseMetadata(header: Record<string, Buffer>, what: string): SegmentMet
   };
 }
 
-/** Checks that the records agree with the metadata; throws INTEGRITY_FAILED saying where not. */
+/** The metadata recomputed from events as they pass, in constant memory. */
+class MetadataTally {
+  private count = 0;
+  private first = -1n;
+  private last = -1n;
+  private minLsn: Lsn | undefined;
+  private maxLsn: Lsn | undefined;
+  private minTime = 0n;
+  private maxTime = 0n;
+
+  constructor(readonly expected: SegmentMetadata) {}
+
+  add(offset: bigint, summary: EventSummary, what: string): void {
+    const { rangeFrom, rangeTo } = this.expected;
+    if (offset <= this.last || offset < rangeFrom || offset >= rangeTo) {
+      throw integrity(what, `offset ${offset} out of order or outside [${rangeFrom}, ${rangeTo})`);
+    }
+    if (this.count === 0) {
+      this.first = offset;
+      this.minLsn = this.maxLsn = summary.commitLsn;
+      this.minTime = this.maxTime = summary.commitTimeUs;
+    }
+    this.count += 1;
+    this.last = offset;
+    if (this.minLsn === undefined || summary.commitLsn < this.minLsn)
+      this.minLsn = summary.commitLsn;
+    if (this.maxLsn === undefined || summary.commitLsn > this.maxLsn)
+      this.maxLsn = summary.commitLsn;
+    if (summary.commitTimeUs < this.minTime) this.minTime = summary.commitTimeUs;
+    if (summary.commitTimeUs > this.maxTime) this.maxTime = summary.commitTimeUs;
+  }
+
+  /** Throws INTEGRITY_FAILED naming the first field where the events and metadata differ. */
+  check(what: string): void {
+    const metadata = this.expected;
+    if (this.count !== metadata.eventCount) {
+      throw integrity(
+        what,
+        `it holds ${this.count} events, its metadata says ${metadata.eventCount}`,
+      );
+    }
+    if (this.minLsn === undefined || this.maxLsn === undefined) {
+      throw integrity(what, 'it holds no events');
+    }
+    const recomputed: SegmentMetadata = {
+      ...metadata,
+      firstOffset: this.first,
+      lastOffset: this.last,
+      eventCount: this.count,
+      minCommitLsn: this.minLsn,
+      maxCommitLsn: this.maxLsn,
+      minCommitTimeUs: this.minTime,
+      maxCommitTimeUs: this.maxTime,
+    };
+    checkAgainstMetadata(metadata, recomputed, what);
+  }
+}
+
+/** Throws INTEGRITY_FAILED naming the first field where `recomputed` differs from `metadata`. */
 function checkAgainstMetadata(
   metadata: SegmentMetadata,
-  records: readonly SegmentRecord[],
+  recomputed: SegmentMetadata,
   what: string,
 ): void {
-  if (records.length !== metadata.eventCount) {
-    throw integrity(
-      what,
-      `it holds ${records.length} events, its metadata says ${metadata.eventCount}`,
-    );
-  }
-  let recomputed: SegmentMetadata;
-  try {
-    recomputed = segmentMetadataOf({ ...metadata, records });
-  } catch (cause) {
-    throw integrity(what, (cause as Error).message, cause);
-  }
   const mismatch = (Object.keys(recomputed) as (keyof SegmentMetadata)[]).find(
     (name) => name !== 'eventSchemaFingerprint' && recomputed[name] !== metadata[name],
   );
@@ -450,36 +471,90 @@ function checkAgainstMetadata(
       `its ${mismatch} is ${String(metadata[mismatch])} in the metadata but ${String(recomputed[mismatch])} in the events`,
     );
   }
-  const stranger = records.find((r) => r.event.tenant !== metadata.tenant);
-  if (stranger) {
-    throw integrity(
-      what,
-      `the event at offset ${stranger.offset} belongs to tenant ${stranger.event.tenant}`,
-    );
-  }
 }
 
 /**
- * Decodes stored segment bytes: decrypts (when encrypted), reads the container, resolves
- * the writer's event schema, and validates records against the metadata. Throws
- * DECRYPTION_FAILED without the right key, INTEGRITY_FAILED for anything malformed.
+ * Reads stored segment bytes event by event: decrypts (when encrypted), decodes one Avro
+ * block at a time (the writer's event schema resolved to this version's) and hands each
+ * record to `onRecord` as it is decoded, so a large segment is never held decoded whole.
+ * The records are checked against the metadata as they pass and at the end; a segment that
+ * fails a check throws INTEGRITY_FAILED (after `onRecord` has seen the records before the
+ * fault: callers discard what they built). DECRYPTION_FAILED without the right key.
+ */
+export async function readSegment(
+  stored: Buffer,
+  keyring: Keyring,
+  what: string,
+  onRecord: (record: SegmentRecord) => void | Promise<void>,
+): Promise<SegmentMetadata> {
+  const plain = decrypt(stored, keyring, what);
+  const decoder = blockDecoder();
+  let header: Record<string, Buffer> | undefined;
+  decoder.on('metadata', (_type: unknown, _codec: string, h: { meta: Record<string, Buffer> }) => {
+    header = h.meta;
+  });
+  let tally: MetadataTally | undefined;
+  const tallied = (): MetadataTally => {
+    if (!header) throw integrity(what, 'it has no Avro header');
+    tally ??= new MetadataTally(parseMetadata(header, what));
+    return tally;
+  };
+  const values = decoder[Symbol.asyncIterator]() as AsyncIterator<unknown>;
+  try {
+    for (let started = false; ;) {
+      let step: IteratorResult<unknown>;
+      try {
+        if (!started) {
+          started = true;
+          decoder.end(plain);
+        }
+        step = await values.next();
+      } catch (cause) {
+        throw integrity(
+          what,
+          `it is not a readable Avro container (${(cause as Error).message})`,
+          cause,
+        );
+      }
+      if (step.done === true) break;
+      const value = step.value as { offset: bigint; event: unknown };
+      const { expected } = tallied();
+      let event: ChangeEvent;
+      try {
+        event = fromAvroRecord(value.event);
+      } catch (cause) {
+        throw integrity(what, `the event at offset ${value.offset} is invalid`, cause);
+      }
+      if (event.tenant !== expected.tenant) {
+        throw integrity(
+          what,
+          `the event at offset ${value.offset} belongs to tenant ${event.tenant}`,
+        );
+      }
+      tallied().add(value.offset, summaryOf(event), what);
+      await onRecord({ offset: value.offset, event });
+    }
+  } finally {
+    decoder.destroy();
+  }
+  const done = tallied();
+  done.check(what);
+  return done.expected;
+}
+
+/**
+ * Decodes stored segment bytes whole: every record in memory ({@link readSegment} streams
+ * them). Throws DECRYPTION_FAILED without the right key, INTEGRITY_FAILED for anything
+ * malformed.
  */
 export async function decodeSegment(
   stored: Buffer,
   keyring: Keyring,
   what: string,
 ): Promise<DecodedSegment> {
-  const plain = decrypt(stored, keyring, what);
-  const raw = await readContainer(plain, what);
-  const metadata = parseMetadata(raw.header, what);
   const records: SegmentRecord[] = [];
-  for (const value of raw.values) {
-    try {
-      records.push({ offset: value.offset, event: fromAvroRecord(value.event) });
-    } catch (cause) {
-      throw integrity(what, `the event at offset ${value.offset} is invalid`, cause);
-    }
-  }
-  checkAgainstMetadata(metadata, records, what);
+  const metadata = await readSegment(stored, keyring, what, (record) => {
+    records.push(record);
+  });
   return { metadata, records };
 }

@@ -22,9 +22,13 @@ describe('restore: bad input', () => {
         await source.exec(`UPDATE accounts SET name = 'a2' WHERE id = 1`);
         const good = await env.now();
         await source.pool.query(`CREATE SCHEMA ${source.schema}_taken`);
-        const schemasBefore = await source.pool.query(
-          `SELECT count(*)::int AS n FROM pg_namespace`,
-        );
+        // Only the schemas this test could create: other tests create theirs concurrently.
+        const ours = () =>
+          source.pool.query(
+            `SELECT count(*)::int AS n FROM pg_namespace WHERE starts_with(nspname, $1) OR nspname = 'Bad Name;'`,
+            [source.schema],
+          );
+        const schemasBefore = await ours();
         const digests = [await env.digest('ta'), await env.digest('tb')];
 
         const restore = (overrides: Record<string, unknown>) =>
@@ -98,7 +102,7 @@ describe('restore: bad input', () => {
           await expect(attempt, what).rejects.toThrow(message);
         }
 
-        const schemasAfter = await source.pool.query(`SELECT count(*)::int AS n FROM pg_namespace`);
+        const schemasAfter = await ours();
         expect(schemasAfter.rows[0]?.n).toBe(schemasBefore.rows[0]?.n);
         expect([await env.digest('ta'), await env.digest('tb')]).toEqual(digests);
         const locks = await catalog.pool.query(
