@@ -236,7 +236,12 @@ const LOG_METHOD = {
  * on purpose: a failed send aborts the whole Kafka transaction and the writer starts again
  * fenced, which keeps exactly-once.
  */
-const QUIET = [/Limiting retries for the idempotent producer/];
+const QUIET = [
+  /Limiting retries for the idempotent producer/,
+  // CONCURRENT_TRANSACTIONS: the previous commit's markers are still being written; the
+  // producer retries within milliseconds. Routine under load, not worth a warning.
+  /another concurrent operation on the same transaction was ongoing/,
+];
 
 /** Routes kafkajs's logs into pino: its errors become warnings (we report our own errors). */
 function logCreator(log: Logger) {
@@ -244,7 +249,8 @@ function logCreator(log: Logger) {
   return () =>
     ({ level, log: entry }: LogEntry): void => {
       const { message, timestamp: _timestamp, logger: _logger, ...fields } = entry;
-      const method = QUIET.some((pattern) => pattern.test(message)) ? 'debug' : LOG_METHOD[level];
+      const said = typeof fields.error === 'string' ? `${message} ${fields.error}` : message;
+      const method = QUIET.some((pattern) => pattern.test(said)) ? 'debug' : LOG_METHOD[level];
       kafkajs[method](fields, message);
     };
 }
@@ -657,6 +663,10 @@ export function createKafka(options: KafkaClientOptions): KafkaPort {
           idempotent: true,
           maxInFlightRequests: 1,
           transactionTimeout: transactionTimeoutMs ?? 60_000,
+          // A transaction begun right after a commit often hears CONCURRENT_TRANSACTIONS
+          // while the coordinator writes the previous markers; that clears in milliseconds,
+          // so retry fast first (the client default waits 300 ms), about as long in total.
+          retry: { retries: 10, initialRetryTime: 20, maxRetryTime: 2_000 },
         }),
       );
       try {
