@@ -50,24 +50,31 @@ export function tableDdl(
   const target = quoteQualified(targetSchema, shape.table);
   const byName = new Map((definition?.columns ?? []).map((c) => [c.name, c]));
   const shapeNames = new Set(shape.columns.map((c) => c.name));
-  const lines: string[] = [];
+  const columns: { name: string; line: string }[] = [];
   for (const column of shape.columns) {
     const known = byName.get(column.name);
     let line = `${quoteIdent(column.name)} ${known?.type ?? column.typeName}`;
     if (known?.collation) line += ` COLLATE ${known.collation}`;
     if (known?.default && !/\bnextval\(/i.test(known.default)) line += ` DEFAULT ${known.default}`;
     if (known?.notNull || column.primaryKey) line += ' NOT NULL';
-    lines.push(line);
+    columns.push({ name: column.name, line });
   }
   // Generated columns are not in the data (COPY cannot load them): recreate them from the
-  // definition so the server computes them, when every other column still exists.
+  // definition so the server computes them, at their place among the others.
+  let after = -1;
   for (const column of definition?.columns ?? []) {
-    if (column.generated && !shapeNames.has(column.name)) {
-      lines.push(
-        `${quoteIdent(column.name)} ${column.type} GENERATED ALWAYS AS (${column.generated}) STORED`,
-      );
+    const at = columns.findIndex((c) => c.name === column.name);
+    if (at >= 0) {
+      after = at;
+    } else if (column.generated && !shapeNames.has(column.name)) {
+      after += 1;
+      columns.splice(after, 0, {
+        name: column.name,
+        line: `${quoteIdent(column.name)} ${column.type} GENERATED ALWAYS AS (${column.generated}) STORED`,
+      });
     }
   }
+  const lines = columns.map((c) => c.line);
   const key = shape.columns.filter((c) => c.primaryKey).map((c) => quoteIdent(c.name));
   if (key.length > 0) lines.push(`PRIMARY KEY (${key.join(', ')})`);
   const create = `CREATE TABLE ${target} (\n  ${lines.join(',\n  ')}\n)`;

@@ -49,9 +49,15 @@ export interface RestoreFixtures {
   readonly log: Logger;
 }
 
-/** Creates the oracle's tables, sets the source up, starts capture and the engine. */
-export async function restoreEnvironment(f: RestoreFixtures): Promise<RestoreEnvironment> {
-  await f.source.pool.query(oracleSchemaSql(f.source.schema));
+/**
+ * Creates the oracle's tables (or those of `schemaSql`), sets the source up, starts capture
+ * and the engine.
+ */
+export async function restoreEnvironment(
+  f: RestoreFixtures,
+  schemaSql: string = oracleSchemaSql(f.source.schema),
+): Promise<RestoreEnvironment> {
+  await f.source.pool.query(schemaSql);
   await setupSource(f.source);
   const s3 = { ...requireSection(f.config, 's3', 'test'), prefix: f.s3.store.prefix };
   const kafka = kafkaConfigFor(f.kafka, 3);
