@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -320,6 +320,23 @@ describe('BoundedFold', () => {
     }
     bounded.close();
     expect(folder && existsSync(folder)).toBe(false);
+  });
+
+  it('removes the spill folders of killed restores before spilling, not those of live ones', () => {
+    const dead = join(spillRoot, 'backtrack-restore-2147483646-abc123');
+    const live = join(spillRoot, `backtrack-restore-${process.pid}-def456`);
+    const foreign = join(spillRoot, 'backtrack-restore-notapid');
+    for (const folder of [dead, live, foreign]) mkdirSync(folder);
+    const w = workload(12, 400);
+    const bounded = run(
+      new BoundedFold({ ...options(w), memoryBytes: 4_000, tempDir: spillRoot }),
+      w,
+    );
+    expect(bounded.spillFolder()).toMatch(new RegExp(`backtrack-restore-${process.pid}-`));
+    expect([existsSync(dead), existsSync(live), existsSync(foreign)]).toEqual([false, true, true]);
+    bounded.close();
+    rmSync(live, { recursive: true });
+    rmSync(foreign, { recursive: true });
   });
 
   it('refuses to move a row between partitions when the old image is incomplete', () => {

@@ -15,7 +15,7 @@
  * What the fold decides globally (log order, duplicates, target, snapshot visibility, the
  * table shapes as of T, the replayed span) stays with the head fold in memory.
  */
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -145,6 +145,33 @@ const OPS: readonly ChangeOp[] = ['insert', 'update', 'delete', 'truncate'];
 
 function texts(image: readonly ColumnValue[]): (string | null)[] {
   return image.map((v) => (v.kind === 'text' ? v.text : null));
+}
+
+const SPILL_PREFIX = 'backtrack-restore-';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists under another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the spill folders of restores whose process is gone (killed before it could
+ * clean up). A folder of a live process, or without a pid, is left alone.
+ */
+export function removeAbandonedSpills(base: string): string[] {
+  const removed: string[] = [];
+  for (const name of readdirSync(base)) {
+    const pid = Number(/^backtrack-restore-(\d+)-/.exec(name)?.[1]);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || alive(pid)) continue;
+    rmSync(join(base, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
 }
 
 /** Writes records into FANOUT partition files of one level. */
@@ -512,7 +539,9 @@ export class BoundedFold implements FoldedRows {
     const base = this.options.tempDir ?? tmpdir();
     try {
       mkdirSync(base, { recursive: true });
-      this.folder = mkdtempSync(join(base, 'backtrack-restore-'));
+      removeAbandonedSpills(base);
+      // The pid in the name lets a later restore tell a folder whose process was killed.
+      this.folder = mkdtempSync(join(base, `${SPILL_PREFIX}${process.pid}-`));
     } catch (error) {
       throw new BacktrackError(
         'CONFIG_INVALID',
