@@ -2,7 +2,8 @@
  * DR tests through the control API, never simulated: a `full` test of a healthy tenant
  * verifies every stored object, restores the tenant at the latest instant into a scratch
  * schema, compares it table by table with the live rows and passes, measuring the RTO
- * against the plan's. After one byte of a stored snapshot object is flipped (through the
+ * against the plan's; a `deep` test adds the foreign keys and an earlier instant restored
+ * through two base snapshots. After one byte of a stored snapshot object is flipped (through the
  * object-storage port), the same test fails and its issues name that object. Scratch
  * schemas are dropped either way.
  */
@@ -81,10 +82,10 @@ describe('control API: DR tests', () => {
           z.object({ drPlan: z.object({ id: z.uuid(), nextTestAt: z.string() }) }),
         ).drPlan;
 
-        const runTest = async (testName: string) => {
+        const runTest = async (testName: string, validationLevel = 'full') => {
           const queued = await api.call('POST', '/v1/dr-tests', {
             token: admin,
-            json: { testName, drPlanId: plan.id, validationLevel: 'full' },
+            json: { testName, drPlanId: plan.id, validationLevel },
           });
           expect(queued.status, queued.text).toBe(202);
           const { jobId } = bodyOf(queued, z.object({ jobId: z.uuid() }));
@@ -114,6 +115,22 @@ describe('control API: DR tests', () => {
         expect(healthy.rtoMet).toBe(true);
         expect(await scratchSchemas()).toBe(0);
 
+        // deep: also the live foreign keys on the scratch copy, and an earlier instant
+        // restored through two base snapshots (a second one is taken for it).
+        await env.snapshotter.take({ tenant: 'ta', kind: 'full', createdBy: 'test' });
+        await source.exec(`UPDATE accounts SET plan = 'team' WHERE tenant_id = 'ta' AND id <= 3`);
+        const deep = await runTest('deep', 'deep');
+        expect(deep.issues).toEqual([]);
+        expect(deep.status).toBe('passed');
+        expect(deep.validationLevel).toBe('deep');
+        expect(deep.report).toMatchObject({
+          foreignKeysChecked: expect.any(Number) as unknown,
+          earlierInstant: expect.any(String) as unknown,
+        });
+        expect(Number(deep.report.foreignKeysChecked)).toBeGreaterThan(0);
+        expect(deep.validationsPassed).toBeGreaterThan(healthy.validationsPassed);
+        expect(await scratchSchemas()).toBe(0);
+
         // One flipped byte in the stored rows of `documents`.
         const tables = await listSnapshotTables(catalog.pool, backup.id);
         const key = tables.find((t) => t.table === 'documents')?.objectKey;
@@ -134,7 +151,7 @@ describe('control API: DR tests', () => {
           await api.call('GET', '/v1/dr-tests', { token: admin, query: { drPlanId: plan.id } }),
           z.object({ drTests: z.array(z.object({ status: z.string() })) }),
         );
-        expect(list.drTests.map((t) => t.status)).toEqual(['failed', 'passed']);
+        expect(list.drTests.map((t) => t.status)).toEqual(['failed', 'passed', 'passed']);
         expect(api.statuses.filter((s) => s >= 500)).toEqual([]);
       } finally {
         await stack.stop();
