@@ -58,6 +58,8 @@ export interface ApiOptions {
   readonly rateLimits?: Record<string, number>;
   readonly rateWindowSeconds?: number;
   readonly owner?: string;
+  /** Verify tokens against this JWKS (with an issuer and audience) instead of the secret. */
+  readonly jwks?: { readonly url: string; readonly issuer: string; readonly audience: string };
 }
 
 /** The settings `backtrack api` would read, pointed at this test's resources. */
@@ -74,10 +76,10 @@ export function apiSettings(f: ApiFixtures, options: ApiOptions = {}): ApiStackS
     api: {
       host: '127.0.0.1',
       port: 0,
-      jwtSecret: JWT_SECRET,
-      jwksUrl: undefined,
-      jwtIssuer: undefined,
-      jwtAudience: undefined,
+      jwtSecret: options.jwks ? undefined : JWT_SECRET,
+      jwksUrl: options.jwks?.url,
+      jwtIssuer: options.jwks?.issuer,
+      jwtAudience: options.jwks?.audience,
       rateLimits: { ...DEFAULT_RATE_LIMITS, ...options.rateLimits },
       rateWindowSeconds: options.rateWindowSeconds ?? 3600,
       bodyLimitBytes: 1024 * 1024,
