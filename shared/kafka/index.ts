@@ -665,8 +665,10 @@ export function createKafka(options: KafkaClientOptions): KafkaPort {
           transactionTimeout: transactionTimeoutMs ?? 60_000,
           // A transaction begun right after a commit often hears CONCURRENT_TRANSACTIONS
           // while the coordinator writes the previous markers; that clears in milliseconds,
-          // so retry fast first (the client default waits 300 ms), about as long in total.
-          retry: { retries: 10, initialRetryTime: 20, maxRetryTime: 2_000 },
+          // so the first retry comes after 20 ms (the client's default is 300 ms). Retries
+          // stay unlimited, as kafkajs wants for an idempotent producer: a limit can leave a
+          // transaction half-failed (seen as a capture that never resumed after an outage).
+          retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 20, maxRetryTime: 10_000 },
         }),
       );
       try {
