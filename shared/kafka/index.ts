@@ -30,6 +30,36 @@ export interface KafkaClientOptions {
   readonly connectionTimeoutMs?: number;
   /** Retries kafkajs makes inside one call before it gives up (its own backoff). */
   readonly retries?: number;
+  /**
+   * Longest a transactional producer operation (begin, send, commit, abort) may take
+   * before it fails as KAFKA_UNAVAILABLE (ms; 60 s by default, the transaction timeout).
+   */
+  readonly operationTimeoutMs?: number;
+}
+
+/** A producer operation's deadline when none is configured: the transaction timeout. */
+const DEFAULT_OPERATION_TIMEOUT_MS = 60_000;
+
+/**
+ * Fails `operation` as retriable KAFKA_UNAVAILABLE when it has not settled within `ms`.
+ * The client's promises can stay pending forever after a broker restart; the caller then
+ * replaces the producer (which fences this one), so giving up on it loses nothing.
+ */
+export function withDeadline<T>(what: string, ms: number, operation: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      reject(
+        new BacktrackError(
+          'KAFKA_UNAVAILABLE',
+          `Kafka did not answer ${what} within ${ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`}`,
+          { retriable: true, details: { timeoutMs: ms } },
+        ),
+      );
+    }, ms);
+    timer.unref();
+  });
+  return Promise.race([operation, expired]).finally(() => clearTimeout(timer));
 }
 
 /** A topic to create. */
@@ -358,23 +388,40 @@ function wrapAdmin(admin: Admin): KafkaAdmin {
   };
 }
 
-function wrapTransaction(transaction: Transaction): KafkaTransaction {
+function wrapTransaction(transaction: Transaction, timeoutMs: number): KafkaTransaction {
   return {
     send: (records) =>
       guarded('to take records into a transaction', async () => {
         if (records.length === 0) return;
-        await transaction.sendBatch({ topicMessages: groupByTopic(records), acks: -1 });
+        await withDeadline(
+          'a send',
+          timeoutMs,
+          transaction.sendBatch({ topicMessages: groupByTopic(records), acks: -1 }),
+        );
       }),
-    commit: () => guarded('to commit a transaction', () => transaction.commit()),
-    abort: () => guarded('to abort a transaction', () => transaction.abort()),
+    commit: () =>
+      guarded('to commit a transaction', () =>
+        withDeadline('a commit', timeoutMs, transaction.commit()),
+      ),
+    abort: () =>
+      guarded('to abort a transaction', () =>
+        withDeadline('an abort', timeoutMs, transaction.abort()),
+      ),
   };
 }
 
-function wrapProducer(producer: Producer): TransactionalProducer {
+function wrapProducer(producer: Producer, timeoutMs: number): TransactionalProducer {
   return {
     begin: () =>
-      guarded('to begin a transaction', async () => wrapTransaction(await producer.transaction())),
-    disconnect: () => producer.disconnect(),
+      guarded('to begin a transaction', async () =>
+        wrapTransaction(
+          await withDeadline('the start of a transaction', timeoutMs, producer.transaction()),
+          timeoutMs,
+        ),
+      ),
+    // A disconnect that hangs is let go after the deadline: the producer is fenced anyway.
+    disconnect: () =>
+      withDeadline('a disconnect', timeoutMs, producer.disconnect()).catch(() => undefined),
   };
 }
 
@@ -632,6 +679,7 @@ async function readPartitionRange(
 
 /** Creates the port. Nothing connects until a client is asked for. */
 export function createKafka(options: KafkaClientOptions): KafkaPort {
+  const timeoutMs = options.operationTimeoutMs ?? DEFAULT_OPERATION_TIMEOUT_MS;
   const kafka = new Kafka({
     clientId: options.clientId,
     brokers: [...options.brokers],
@@ -675,13 +723,13 @@ export function createKafka(options: KafkaClientOptions): KafkaPort {
         // kafkajs initialises the producer id lazily, at the first transaction. An empty
         // transaction does it now: InitProducerId bumps the epoch, which fences the previous
         // incarnation and has the coordinator abort its open transaction.
-        const fence = await producer.transaction();
-        await fence.abort();
+        const fence = await withDeadline('a new producer', timeoutMs, producer.transaction());
+        await withDeadline('a new producer', timeoutMs, fence.abort());
       } catch (e) {
-        await producer.disconnect().catch(() => undefined);
+        await withDeadline('a disconnect', timeoutMs, producer.disconnect()).catch(() => undefined);
         throw unavailable(options.brokers, e);
       }
-      return wrapProducer(producer);
+      return wrapProducer(producer, timeoutMs);
     },
     readRange: async (range, onRecords, readOptions = {}) => {
       if (range.from >= range.to) return;

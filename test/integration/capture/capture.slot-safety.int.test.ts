@@ -95,7 +95,29 @@ describe('capture: slot safety', () => {
             (e) => e.filter((x) => opOf(x) !== undefined).length >= outcome.committed.size,
             `all ${outcome.committed.size} committed operations after the outage`,
             180_000,
-          );
+          ).catch(async (error: unknown) => {
+            // What capture and the log say, so a failure here can be told apart: capture
+            // stuck, or its transactions committed but not visible (a stuck stable offset).
+            const value = async (m: { get(): Promise<{ values: { value: number }[] }> }) =>
+              (await m.get()).values[0]?.value;
+            const seen = (await readTxlog(kafka, topicPrefix)).filter(
+              (x) => opOf(x) !== undefined,
+            ).length;
+            const state = {
+              phase: capture.phase(),
+              eventsCaptured: await value(capture.metrics.events),
+              kafkaTransactions: await value(capture.metrics.kafkaTransactions),
+              lastCommittedLsn: await value(capture.metrics.lastCommittedLsn),
+              confirmedFlush: await confirmedFlush(source.url, source.slot),
+              stableOffsets: Object.fromEntries(
+                await lastStableOffsets(kafka, txlogTopic(topicPrefix)),
+              ),
+              operationsVisible: seen,
+            };
+            throw new Error(
+              `${error instanceof Error ? error.message : String(error)}; ${JSON.stringify(state, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`,
+            );
+          });
           const events = await readTxlog(kafka, topicPrefix);
           expect(exactlyOnceProblems(events, outcome)).toEqual([]);
           // The outage ended sessions; capture restarted them from the checkpoint by itself.
