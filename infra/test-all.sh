@@ -29,7 +29,7 @@ step "stack up" npm run --silent stack:up
 step "typecheck" npm run --silent typecheck
 step "lint" npm run --silent lint
 step "unit tests" npx vitest run --project unit --reporter=default --reporter=json --outputFile.json="$reports/unit.json"
-step "integration tests" npx vitest run --project integration --reporter=default --reporter=json --outputFile.json="$reports/integration.json"
+step "integration tests" npx vitest run --project integration --project outage --reporter=default --reporter=json --outputFile.json="$reports/integration.json"
 step "stack down" npm run --silent stack:down
 
 npx tsx infra/test-report.ts "$reports/unit.json" "$reports/integration.json" || status=1
