@@ -243,7 +243,11 @@ export interface KafkaPort {
   readRange(
     range: PartitionRange,
     onRecords: (records: readonly IncomingRecord[]) => Promise<void> | void,
-    options?: { timeoutMs?: number },
+    options?: {
+      timeoutMs?: number;
+      /** Also records of open and aborted transactions (diagnostics; never for restores). */
+      uncommitted?: boolean;
+    },
   ): Promise<void>;
   transactionalProducer(options: {
     transactionalId: string;
@@ -735,7 +739,7 @@ export function createKafka(options: KafkaClientOptions): KafkaPort {
       if (range.from >= range.to) return;
       const consumer = kafka.consumer({
         groupId: `${options.clientId}-reader-${randomUUID()}`,
-        readUncommitted: false,
+        readUncommitted: readOptions.uncommitted === true,
         allowAutoTopicCreation: false,
         maxWaitTimeInMs: 200,
       });

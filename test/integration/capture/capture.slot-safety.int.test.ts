@@ -4,7 +4,7 @@
  * Runs on a Kafka broker of its own (stopping the shared one would break other tests).
  */
 import { startCapture } from '../../../services/capture/index.js';
-import { txlogTopic } from '../../../shared/events/index.js';
+import { decodeChangeEvent, txlogTopic } from '../../../shared/events/index.js';
 import { createKafka, type KafkaPort } from '../../../shared/kafka/index.js';
 import { type Lsn, parseLsn } from '../../../shared/lsn.js';
 import {
@@ -100,9 +100,44 @@ describe('capture: slot safety', () => {
             // stuck, or its transactions committed but not visible (a stuck stable offset).
             const value = async (m: { get(): Promise<{ values: { value: number }[] }> }) =>
               (await m.get()).values[0]?.value;
-            const seen = (await readTxlog(kafka, topicPrefix)).filter(
-              (x) => opOf(x) !== undefined,
-            ).length;
+            const visible = await readTxlog(kafka, topicPrefix);
+            const seen = visible.filter((x) => opOf(x) !== undefined).length;
+            const visibleOps = new Set(visible.map(opOf));
+            const missing = [...outcome.committed].filter((op) => !visibleOps.has(op));
+            // Where the missing operations are, read past the stable offset uncommitted:
+            // at or past it, an unresolved transaction hides them; before it, they are in
+            // aborted transactions; nowhere, capture never wrote them.
+            const stable = await lastStableOffsets(kafka, txlogTopic(topicPrefix));
+            const found: { op: string; partition: number; offset: string; pastStable: boolean }[] =
+              [];
+            for (const [partition, lso] of stable) {
+              await kafka
+                .readRange(
+                  { topic: txlogTopic(topicPrefix), partition, from: 0n, to: lso + 1_000_000n },
+                  (records) => {
+                    for (const record of records) {
+                      if (!record.value) continue;
+                      const op = opOf({
+                        partition,
+                        offset: record.offset,
+                        key: '',
+                        timestampMs: record.timestampMs,
+                        event: decodeChangeEvent(record.value),
+                      });
+                      if (op !== undefined && missing.includes(op)) {
+                        found.push({
+                          op: op.toString(),
+                          partition,
+                          offset: record.offset.toString(),
+                          pastStable: record.offset >= lso,
+                        });
+                      }
+                    }
+                  },
+                  { timeoutMs: 5_000, uncommitted: true },
+                )
+                .catch(() => undefined);
+            }
             const state = {
               phase: capture.phase(),
               eventsCaptured: await value(capture.metrics.events),
@@ -113,6 +148,8 @@ describe('capture: slot safety', () => {
                 await lastStableOffsets(kafka, txlogTopic(topicPrefix)),
               ),
               operationsVisible: seen,
+              missing: missing.map(String).slice(0, 20),
+              missingFoundUncommitted: found.slice(0, 20),
             };
             throw new Error(
               `${error instanceof Error ? error.message : String(error)}; ${JSON.stringify(state, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`,
