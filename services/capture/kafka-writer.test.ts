@@ -207,6 +207,26 @@ describe('TxlogWriter', () => {
     expect(durable).toEqual([]);
   });
 
+  it('is never idle after a failed commit: the lost batch must not let the slot advance', async () => {
+    const { producer, durable, errors, writer: w } = writer();
+    await w.beginTransaction();
+    await w.add(event(100n, 0));
+    const ending = w.endTransaction(done(108n));
+    await settle();
+    producer.sends[0]?.done.resolve();
+    await settle();
+    producer.sends[1]?.done.resolve();
+    await ending;
+    await settle();
+    expect(w.idle()).toBe(false);
+    producer.commits[0]?.reject(new Error('broker gone'));
+    await settle();
+    await settle();
+    expect(errors).toHaveLength(1);
+    expect(durable).toEqual([]);
+    expect(w.idle()).toBe(false);
+  });
+
   it('commits when the batch holds the most transactions it may', async () => {
     const { producer, writer: w } = writer({ maxBatchTransactions: 2, lingerMs: 60_000 });
     for (const [lsn, end] of [

@@ -94,9 +94,19 @@ export class TxlogWriter {
     this.records = new TxlogRecords(options.txlogTopic);
   }
 
-  /** True when nothing waits to be committed and no Postgres transaction is open. */
+  /**
+   * True when nothing waits to be committed and no Postgres transaction is open. Never
+   * after a failure: a batch whose commit failed is gone from `batch` and `committing`, yet
+   * its transactions are not in Kafka, so the slot must not advance past them on an idle
+   * keepalive before the session ends.
+   */
   idle(): boolean {
-    return this.batch === undefined && this.committing === undefined && !this.insidePgTransaction;
+    return (
+      this.failure === undefined &&
+      this.batch === undefined &&
+      this.committing === undefined &&
+      !this.insidePgTransaction
+    );
   }
 
   /** A Postgres transaction begins; its events follow. */
