@@ -106,7 +106,9 @@ export const configSchema = z
       .min(0)
       .max(65_535)
       .default(9464)
-      .describe('Port of the capture /metrics and /healthz endpoints (0: any free port).'),
+      .describe(
+        'Port of the capture /metrics and /healthz endpoints (0: a free port the system picks).',
+      ),
     BACKTRACK_CAPTURE_STARTUP_TIMEOUT_MS: z.coerce
       .number()
       .int()
@@ -220,7 +222,9 @@ export const configSchema = z
       .min(0)
       .max(65_535)
       .default(9465)
-      .describe('Port of the archiver /metrics and /healthz endpoints (0: any free port).'),
+      .describe(
+        'Port of the archiver /metrics and /healthz endpoints (0: a free port the system picks).',
+      ),
     BACKTRACK_ARCHIVER_SESSION_TIMEOUT_MS: z.coerce
       .number()
       .int()
@@ -317,7 +321,7 @@ export const configSchema = z
       .min(0)
       .max(65_535)
       .default(8080)
-      .describe('Port of the control API (0: any free port).'),
+      .describe('Port of the control API (0: a free port the system picks).'),
     BACKTRACK_API_JWT_SECRET: z
       .string()
       .min(32, 'must be at least 32 characters (HS256 needs 256 bits of secret)')
