@@ -13,7 +13,7 @@ import { listSnapshotTables } from '../../../shared/catalog/snapshot-tables.js';
 import { describe, expect, test } from '../../support/fixtures.js';
 import { restoreEnvironment } from '../../support/restore.js';
 
-import { apiClient, awaitJob, bodyOf, type JobSeen, startApi, token } from './harness.js';
+import { apiClient, awaitJob, bodyOf, startApi, token, pickJob } from './harness.js';
 
 const drTestShape = z.object({
   drTest: z.object({
@@ -28,18 +28,6 @@ const drTestShape = z.object({
     report: z.record(z.string(), z.unknown()),
   }),
 });
-const pickJob = (body: unknown): JobSeen =>
-  z
-    .object({
-      job: z.object({
-        status: z.string(),
-        progress: z.unknown(),
-        result: z.unknown(),
-        error: z.object({ code: z.string(), message: z.string() }).nullable(),
-        attempts: z.number(),
-      }),
-    })
-    .parse(body).job;
 
 describe('control API: DR tests', () => {
   test(

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { describe, expect, test } from '../../support/fixtures.js';
 import { restoreEnvironment } from '../../support/restore.js';
 
-import { apiClient, awaitJob, bodyOf, type JobSeen, startApi, token } from './harness.js';
+import { apiClient, awaitJob, bodyOf, startApi, token, pickJob } from './harness.js';
 
 const part = z.object({ points: z.number(), max: z.number() });
 const health = z.object({
@@ -23,18 +23,6 @@ const health = z.object({
   lag: z.object({ slotActive: z.boolean().nullable(), slotLagBytes: z.number().nullable() }),
   recommendations: z.array(z.string()),
 });
-const pickJob = (body: unknown): JobSeen =>
-  z
-    .object({
-      job: z.object({
-        status: z.string(),
-        progress: z.unknown(),
-        result: z.unknown(),
-        error: z.object({ code: z.string(), message: z.string() }).nullable(),
-        attempts: z.number(),
-      }),
-    })
-    .parse(body).job;
 
 describe('control API: health', () => {
   test(

@@ -17,15 +17,7 @@ import { describe, expect, test } from '../../support/fixtures.js';
 import { restoreEnvironment } from '../../support/restore.js';
 import { waitFor } from '../../support/wait-for.js';
 
-import {
-  apiClient,
-  awaitJob,
-  bodyOf,
-  JWT_SECRET,
-  type JobSeen,
-  startApi,
-  token,
-} from './harness.js';
+import { apiClient, awaitJob, bodyOf, JWT_SECRET, startApi, token, pickJob } from './harness.js';
 
 const API_ENV = {
   BACKTRACK_API_JWT_SECRET: JWT_SECRET,
@@ -36,19 +28,6 @@ const API_ENV = {
   BACKTRACK_SCHEDULER_INTERVAL_MS: '3600000',
   BACKTRACK_LOG_LEVEL: 'warn',
 };
-
-const pickJob = (body: unknown): JobSeen =>
-  z
-    .object({
-      job: z.object({
-        status: z.string(),
-        progress: z.unknown(),
-        result: z.unknown(),
-        error: z.object({ code: z.string(), message: z.string() }).nullable(),
-        attempts: z.number(),
-      }),
-    })
-    .parse(body).job;
 
 /** The URL the process printed once its API listened. */
 function listeningUrl(child: BacktrackProcess): Promise<string> {

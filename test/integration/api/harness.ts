@@ -5,7 +5,7 @@
  * checks.
  */
 import { SignJWT } from 'jose';
-import type { z } from 'zod';
+import { z } from 'zod';
 
 import { type ApiStack, type ApiStackSettings, startApiStack } from '../../../services/cli/api.js';
 import type { Role } from '../../../services/control-api/index.js';
@@ -182,6 +182,20 @@ export interface JobSeen {
   readonly error: { code: string; message: string } | null;
   readonly attempts: number;
 }
+
+/** The job of a `GET /v1/jobs/:id` answer. */
+export const pickJob = (body: unknown): JobSeen =>
+  z
+    .object({
+      job: z.object({
+        status: z.string(),
+        progress: z.unknown(),
+        result: z.unknown(),
+        error: z.object({ code: z.string(), message: z.string() }).nullable(),
+        attempts: z.number(),
+      }),
+    })
+    .parse(body).job;
 
 /**
  * Polls a job until it completed or failed; returns it and every distinct (status,
