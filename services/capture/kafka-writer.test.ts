@@ -4,7 +4,7 @@
  * begins only after the previous one committed; failures surface; shutdown commits whole
  * transactions and aborts a cut-off one.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import { manualClock } from '../../shared/clock.js';
 import { relationVersionOf, type ChangeEvent } from '../../shared/events/index.js';
@@ -16,7 +16,12 @@ import type {
 import { silentLogger } from '../../shared/logging.js';
 import { type Lsn, lsnFromBigInt } from '../../shared/lsn.js';
 
-import { type CompletedTransaction, TxlogWriter } from './kafka-writer.js';
+import {
+  CAPTURE_FAILPOINTS,
+  type CaptureFailpoint,
+  type CompletedTransaction,
+  TxlogWriter,
+} from './kafka-writer.js';
 import { createCaptureMetrics } from './metrics.js';
 
 interface Deferred {
@@ -113,7 +118,12 @@ function done(end: bigint): CompletedTransaction {
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 function writer(
-  options: { chunkBytes?: number; maxBatchTransactions?: number; lingerMs?: number } = {},
+  options: {
+    chunkBytes?: number;
+    maxBatchTransactions?: number;
+    lingerMs?: number;
+    failpoint?: (name: CaptureFailpoint) => void;
+  } = {},
 ) {
   const producer = new ScriptedProducer();
   const durable: Lsn[] = [];
@@ -130,6 +140,8 @@ function writer(
     clock: manualClock(0),
     metrics: createCaptureMetrics(),
     log: silentLogger(),
+    start: done(50n),
+    failpoint: options.failpoint,
     onDurable: (lsn) => durable.push(lsn),
     onError: (e) => errors.push(e),
   });
@@ -269,13 +281,144 @@ describe('TxlogWriter', () => {
     expect(cut.durable).toEqual([]);
   });
 
-  it('reports a transaction without captured changes durable in order, without writing', async () => {
+  it('makes a transaction without captured changes durable through its checkpoint alone', async () => {
     const { producer, durable, writer: w } = writer();
     await w.beginTransaction();
-    await w.endTransaction(done(108n));
+    const ending = w.endTransaction(done(108n));
     await settle();
-    expect(producer.log).toEqual([]);
+    producer.sends[0]?.done.resolve();
+    await ending;
+    expect(producer.log).toEqual(['begin 1', 'send 1 1', 'commit 1']);
+    expect(producer.sends[0]?.records.map((r) => r.topic)).toEqual(['p.checkpoints']);
+    expect(durable).toEqual([]);
+    producer.commits[0]?.resolve();
+    await settle();
     expect(durable).toEqual([108n]);
     expect(w.idle()).toBe(true);
+  });
+
+  it('is not idle while the linger timer commits a batch, until Kafka committed it', async () => {
+    const { producer, durable, writer: w } = writer({ lingerMs: 5 });
+    await w.beginTransaction();
+    await w.add(event(100n, 0));
+    await w.endTransaction(done(108n));
+    // Nothing was sent yet: the batch waits for the timer. It is handed over, so not idle.
+    expect(producer.log).toEqual([]);
+    expect(w.idle()).toBe(false);
+    await vi.waitFor(() => expect(producer.sends).toHaveLength(1));
+    expect(w.idle()).toBe(false);
+    producer.sends[0]?.done.resolve();
+    await vi.waitFor(() => expect(producer.sends).toHaveLength(2));
+    expect(w.idle()).toBe(false);
+    producer.sends[1]?.done.resolve();
+    await vi.waitFor(() => expect(producer.commits).toHaveLength(1));
+    expect(w.idle()).toBe(false);
+    expect(w.durable()).toBe(50n);
+    producer.commits[0]?.resolve();
+    await vi.waitFor(() => expect(durable).toEqual([108n]));
+    expect(w.idle()).toBe(true);
+  });
+
+  it('is not idle while close() commits the last batch', async () => {
+    const { producer, durable, writer: w } = writer({ lingerMs: 60_000 });
+    await w.beginTransaction();
+    await w.add(event(100n, 0));
+    await w.endTransaction(done(108n));
+    const closing = w.close();
+    const states: boolean[] = [];
+    for (let i = 0; i < 3; i++) {
+      await settle();
+      states.push(w.idle());
+      for (const send of producer.sends) send.done.resolve();
+    }
+    states.push(w.idle());
+    producer.commits[0]?.resolve();
+    await closing;
+    expect(states).toEqual([false, false, false, false]);
+    expect(durable).toEqual([108n]);
+    expect(w.idle()).toBe(true);
+  });
+
+  it('makes nothing durable after a failed commit, not even a later batch without changes', async () => {
+    const { producer, durable, errors, writer: w } = writer();
+    await w.beginTransaction();
+    await w.add(event(100n, 0));
+    const first = w.endTransaction(done(108n));
+    await settle();
+    producer.sends[0]?.done.resolve();
+    await settle();
+    producer.sends[1]?.done.resolve();
+    await first;
+    // A transaction without captured changes follows while the first commit is in flight.
+    await w.beginTransaction();
+    const second = w.endTransaction(done(208n));
+    await settle();
+    producer.commits[0]?.reject(new Error('broker gone'));
+    await expect(second).rejects.toThrow('broker gone');
+    await settle();
+    expect(errors).toHaveLength(1);
+    expect(durable).toEqual([]);
+    expect(w.durable()).toBe(50n);
+    expect(w.idle()).toBe(false);
+    // Nor does anything the session might still receive.
+    await expect(w.checkpointIdle(lsnFromBigInt(900n))).rejects.toThrow('broker gone');
+    expect(durable).toEqual([]);
+  });
+
+  it('checkpoints idle WAL in a transaction of its own before the slot may follow', async () => {
+    const { producer, durable, writer: w } = writer();
+    const checkpointing = w.checkpointIdle(lsnFromBigInt(500n));
+    await settle();
+    expect(w.idle()).toBe(false);
+    producer.sends[0]?.done.resolve();
+    await checkpointing;
+    expect(producer.log).toEqual(['begin 1', 'send 1 1', 'commit 1']);
+    const record = producer.sends[0]?.records[0];
+    expect(record?.topic).toBe('p.checkpoints');
+    expect(JSON.parse(record?.value?.toString() ?? '{}')).toMatchObject({
+      commitEndLsn: '0/1F4',
+      // The last real transaction's fields stay: the idle step says nothing of commit times.
+      commitLsn: '0/2A',
+    });
+    expect(durable).toEqual([]);
+    producer.commits[0]?.resolve();
+    await settle();
+    expect(durable).toEqual([500n]);
+    expect(w.idle()).toBe(true);
+    // At or below what was handed over, or while a transaction is open: nothing to do.
+    await w.checkpointIdle(lsnFromBigInt(400n));
+    await w.beginTransaction();
+    await w.checkpointIdle(lsnFromBigInt(600n));
+    expect(producer.log).toHaveLength(3);
+  });
+
+  it('passes its failpoints in the order of the commit path', async () => {
+    const reached: string[] = [];
+    const { producer, writer: w } = writer({
+      chunkBytes: 1,
+      failpoint: (name) => void reached.push(name),
+    });
+    const acknowledge = async () => {
+      for (let i = 0; i < 5; i++) {
+        await settle();
+        for (const send of producer.sends) send.done.resolve();
+        for (const commit of producer.commits) commit.resolve();
+      }
+    };
+    await w.beginTransaction();
+    const adding = w.add(event(100n, 0)).then(() => w.add(event(100n, 1)));
+    await acknowledge();
+    await adding;
+    const ending = w.endTransaction(done(108n));
+    await acknowledge();
+    await ending;
+    await acknowledge();
+    expect(reached).toEqual([
+      CAPTURE_FAILPOINTS.beforeFirstSend,
+      CAPTURE_FAILPOINTS.midChunk,
+      CAPTURE_FAILPOINTS.beforeCheckpoint,
+      CAPTURE_FAILPOINTS.beforeCommit,
+      CAPTURE_FAILPOINTS.afterCommit,
+    ]);
   });
 });

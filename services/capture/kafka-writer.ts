@@ -13,6 +13,12 @@
  *
  * Every public method takes the writer's lock, which the linger timer shares, so a timed
  * commit never interleaves with an event being added.
+ *
+ * How far the slot may advance is not decided here but by positions (durability.ts): each
+ * ended transaction is handed to the ledger, each batch sealed before its commit, and only
+ * a Kafka commit makes a position durable; after any failure nothing does. Every batch ends
+ * with its checkpoint record, and so does an idle advance (checkpointIdle), so the slot
+ * never passes the checkpoint.
  */
 import type { Clock } from '../../shared/clock.js';
 import { BacktrackError } from '../../shared/errors.js';
@@ -33,10 +39,31 @@ import type { Lsn } from '../../shared/lsn.js';
 import { Mutex } from '../../shared/mutex.js';
 import type { ObjectStore } from '../../shared/s3/index.js';
 
+import { DurabilityLedger } from './durability.js';
 import type { CaptureMetrics } from './metrics.js';
 
 /** Events larger than this keep their row images in object storage (claim check). */
 export const CLAIM_CHECK_BYTES = TXLOG_MAX_MESSAGE_BYTES / 2;
+
+/**
+ * The points on the commit path where tests stop the writer (BACKTRACK_FAILPOINTS kills the
+ * process there; an in-process test may hold it there and kill the broker instead).
+ */
+export const CAPTURE_FAILPOINTS = {
+  /** The batch's Kafka transaction has begun; its first chunk is about to go. */
+  beforeFirstSend: 'capture.before-first-send',
+  /** A chunk was acknowledged and the next chunk of the same transaction is about to go. */
+  midChunk: 'capture.mid-chunk',
+  /** Every event of the batch was acknowledged; the checkpoint record is about to go. */
+  beforeCheckpoint: 'capture.before-checkpoint',
+  /** The checkpoint was acknowledged; EndTxn (the commit) is about to go. */
+  beforeCommit: 'capture.before-commit',
+  /** Kafka committed; the slot has not been told yet. */
+  afterCommit: 'capture.after-commit',
+} as const;
+
+/** A failpoint of the writer. */
+export type CaptureFailpoint = (typeof CAPTURE_FAILPOINTS)[keyof typeof CAPTURE_FAILPOINTS];
 
 /** What the writer needs. */
 export interface WriterOptions {
@@ -52,6 +79,10 @@ export interface WriterOptions {
   readonly clock: Clock;
   readonly metrics: CaptureMetrics;
   readonly log: Logger;
+  /** Where the session starts: the checkpoint it read (or the slot's position without one). */
+  readonly start: Checkpoint;
+  /** Testing only: called at each point of the commit path, awaited. */
+  readonly failpoint?: (name: CaptureFailpoint) => void | Promise<void>;
   /** Called after Kafka committed everything up to `commitEndLsn`, in order. */
   onDurable(commitEndLsn: Lsn): void;
   /** Called when something in flight fails (the session must stop). */
@@ -61,6 +92,11 @@ export interface WriterOptions {
 /** A Postgres transaction that ended. */
 export interface CompletedTransaction extends Checkpoint {
   readonly events: number;
+}
+
+/** An idle advance: WAL up to `commitEndLsn` holds nothing to capture. */
+interface IdleAdvance extends Checkpoint {
+  readonly idle: true;
 }
 
 /** The batch being assembled: whole Postgres transactions bound for one Kafka transaction. */
@@ -73,47 +109,73 @@ interface Batch {
   /** Records sent or pending in this batch. */
   records: number;
   completed: CompletedTransaction[];
+  /** Set instead of `completed` for a batch that only checkpoints an idle position. */
+  idle: IdleAdvance | undefined;
   startedMs: number;
   /** The chunk in flight, if any; settles once the broker acknowledged it. */
   inflight: Promise<void> | undefined;
+  /** Chunks handed to the Kafka transaction so far. */
+  sentChunks: number;
 }
 
 /** Writes events and checkpoints into Kafka transactions. */
 export class TxlogWriter {
   private readonly lock = new Mutex();
   private readonly records: TxlogRecords;
+  private readonly ledger: DurabilityLedger;
   private batch: Batch | undefined;
-  private insidePgTransaction = false;
   private timer: NodeJS.Timeout | undefined;
-  /** The commit of the previous batch, while in flight. */
+  /** The commit of the previous batch, while in flight: the next Kafka transaction waits for it. */
   private committing: Promise<void> | undefined;
-  /** The first failure of something in flight; every later operation raises it. */
-  private failure: Error | undefined;
+  /** The newest checkpoint written or read: an idle advance keeps its transaction fields. */
+  private lastCheckpoint: Checkpoint;
 
   constructor(private readonly options: WriterOptions) {
     this.records = new TxlogRecords(options.txlogTopic);
+    this.ledger = new DurabilityLedger(options.start.commitEndLsn);
+    this.lastCheckpoint = options.start;
+  }
+
+  /** The first failure of something in flight; every later operation raises it. */
+  private get failure(): Error | undefined {
+    return this.ledger.failed();
   }
 
   /**
-   * True when nothing waits to be committed and no Postgres transaction is open. Never
-   * after a failure: a batch whose commit failed is gone from `batch` and `committing`, yet
-   * its transactions are not in Kafka, so the slot must not advance past them on an idle
-   * keepalive before the session ends.
+   * True when every position handed over is committed in Kafka and no Postgres transaction
+   * is open (never after a failure): then WAL up to a keepalive's position holds nothing
+   * that is not in Kafka. Derived from positions alone (durability.ts).
    */
   idle(): boolean {
-    return (
-      this.failure === undefined &&
-      this.batch === undefined &&
-      this.committing === undefined &&
-      !this.insidePgTransaction
-    );
+    return this.ledger.idle();
+  }
+
+  /** The position durable in Kafka: the slot may be confirmed up to here and no further. */
+  durable(): Lsn {
+    return this.ledger.durable();
   }
 
   /** A Postgres transaction begins; its events follow. */
   beginTransaction(): Promise<void> {
     return this.locked(() => {
-      this.insidePgTransaction = true;
+      this.ledger.begin();
       return Promise.resolve();
+    });
+  }
+
+  /**
+   * Accounts for WAL up to `walEnd` that holds nothing to capture (a keepalive's position
+   * while idle): a checkpoint at `walEnd` goes into Kafka in a transaction of its own, and
+   * the slot follows once it committed. Does nothing unless the writer is idle and `walEnd`
+   * is past what was handed over; resolves once the checkpoint is on its way.
+   */
+  checkpointIdle(walEnd: Lsn): Promise<void> {
+    return this.locked(async () => {
+      if (!this.ledger.idle() || this.batch || walEnd <= this.ledger.handed()) return;
+      this.ledger.hand(walEnd);
+      const batch = this.openBatch();
+      batch.idle = { ...this.lastCheckpoint, commitEndLsn: walEnd, idle: true };
+      await this.commitBatch();
     });
   }
 
@@ -139,7 +201,7 @@ export class TxlogWriter {
    */
   endTransaction(done: CompletedTransaction): Promise<void> {
     return this.locked(async () => {
-      this.insidePgTransaction = false;
+      this.ledger.hand(done.commitEndLsn);
       const batch = this.openBatch();
       batch.completed.push(done);
       const age = this.options.clock.nowMs() - batch.startedMs;
@@ -155,15 +217,14 @@ export class TxlogWriter {
     });
   }
 
-  /** A transaction already in Kafka (before the checkpoint) was received again and skipped. */
+  /**
+   * A transaction already in Kafka (at or below the checkpoint the session started from) was
+   * received again and skipped: durable already, nothing to write.
+   */
   skipped(commitEndLsn: Lsn): Promise<void> {
-    return this.locked(async () => {
-      this.insidePgTransaction = false;
-      // Durable already; reported once whatever is in flight before it is.
-      if (!this.batch) {
-        await this.committing;
-        this.options.onDurable(commitEndLsn);
-      }
+    return this.locked(() => {
+      this.ledger.skip(commitEndLsn);
+      return Promise.resolve();
     });
   }
 
@@ -174,12 +235,7 @@ export class TxlogWriter {
   close(): Promise<void> {
     return this.lock.run(async () => {
       this.clearTimer();
-      if (
-        this.failure === undefined &&
-        this.batch &&
-        !this.insidePgTransaction &&
-        this.batch.completed.length > 0
-      ) {
+      if (this.commitReady()) {
         await this.commitBatch();
       } else {
         await this.abortBatch('shutdown inside a transaction');
@@ -205,8 +261,19 @@ export class TxlogWriter {
 
   private fail(e: unknown): void {
     if (this.failure !== undefined) return;
-    this.failure = e instanceof Error ? e : new Error(String(e));
+    // Terminal: from here on the ledger makes nothing durable, whatever settles later.
+    this.ledger.fail(e instanceof Error ? e : new Error(String(e)));
     this.options.onError(this.failure);
+  }
+
+  /** The open batch holds whole Postgres transactions only, and nothing has failed. */
+  private commitReady(): boolean {
+    return (
+      this.failure === undefined &&
+      this.batch !== undefined &&
+      !this.ledger.inTransaction() &&
+      (this.batch.completed.length > 0 || this.batch.idle !== undefined)
+    );
   }
 
   private openBatch(): Batch {
@@ -217,8 +284,10 @@ export class TxlogWriter {
       pendingBytes: 0,
       records: 0,
       completed: [],
+      idle: undefined,
       startedMs: this.options.clock.nowMs(),
       inflight: undefined,
+      sentChunks: 0,
     };
     return this.batch;
   }
@@ -232,14 +301,7 @@ export class TxlogWriter {
     this.timer = undefined;
     this.lock
       .run(async () => {
-        if (
-          this.failure === undefined &&
-          this.batch &&
-          !this.insidePgTransaction &&
-          this.batch.completed.length > 0
-        ) {
-          await this.commitBatch();
-        }
+        if (this.commitReady()) await this.commitBatch();
       })
       .catch((e: unknown) => this.fail(e));
   }
@@ -261,12 +323,15 @@ export class TxlogWriter {
     const transaction = await this.transactionOf(batch);
     const records = batch.pending;
     const ops = batch.pendingOps;
+    const first = batch.sentChunks === 0;
     batch.pending = [];
     batch.pendingOps = [];
     batch.pendingBytes = 0;
+    batch.sentChunks += 1;
     // Bounded memory: the chunk in flight must be acknowledged before the next one goes.
     await batch.inflight;
     if (this.failure !== undefined) throw this.failure;
+    await this.failpoint(first ? CAPTURE_FAILPOINTS.beforeFirstSend : CAPTURE_FAILPOINTS.midChunk);
     batch.inflight = transaction.send(records).then(
       () => {
         for (const op of ops) this.options.metrics.events.inc({ op });
@@ -281,29 +346,30 @@ export class TxlogWriter {
    */
   private async commitBatch(): Promise<void> {
     const batch = this.batch;
-    const last = batch?.completed.at(-1);
+    const last = batch?.idle ?? batch?.completed.at(-1);
     if (!batch || !last) return;
     this.clearTimer();
     this.batch = undefined;
-    const previous = this.committing;
+    // From here the batch awaits its Kafka commit: nothing past the previous batch is durable.
+    this.ledger.seal(last.commitEndLsn);
     const started = this.options.clock.nowMs();
 
-    if (batch.records === 0) {
-      // Only transactions without captured changes: nothing to write, durable in order.
-      this.track(Promise.resolve(previous).then(() => this.committed(batch, last, started)));
-      return;
-    }
     await this.sendPending(batch);
     const transaction = await this.transactionOf(batch);
     // Every event of the batch acknowledged before the checkpoint goes in and the commit.
     await batch.inflight;
     if (this.failure !== undefined) throw this.failure;
+    await this.failpoint(CAPTURE_FAILPOINTS.beforeCheckpoint);
     await transaction.send([
       checkpointRecord(this.options.checkpointTopic, last, this.options.clock.now()),
     ]);
+    await this.failpoint(CAPTURE_FAILPOINTS.beforeCommit);
     this.track(
       transaction.commit().then(
-        () => this.committed(batch, last, started),
+        async () => {
+          await this.failpoint(CAPTURE_FAILPOINTS.afterCommit);
+          this.committed(batch, last, started);
+        },
         (e: unknown) => this.fail(e),
       ),
     );
@@ -317,23 +383,32 @@ export class TxlogWriter {
     this.committing = tracked;
   }
 
-  /** Kafka committed `batch`: record it and let the slot advance. */
-  private committed(batch: Batch, last: CompletedTransaction, startedMs: number): void {
+  /** Kafka committed `batch`: record it and let the slot advance as far as the ledger says. */
+  private committed(batch: Batch, last: Checkpoint, startedMs: number): void {
+    // The slot is acknowledged only after Kafka committed the transactions ending here, and
+    // only if every earlier commit succeeded (the ledger refuses anything after a failure).
+    const durable = this.ledger.committed(last.commitEndLsn);
+    if (durable === undefined) return;
+    this.lastCheckpoint = last;
     const committedMs = this.options.clock.nowMs();
     const { metrics } = this.options;
     if (batch.records > 0) {
       metrics.produceLatency.observe((committedMs - startedMs) / 1000);
-      metrics.kafkaTransactions.inc();
     }
+    metrics.kafkaTransactions.inc();
     metrics.transactions.inc(batch.completed.length);
     for (const done of batch.completed) {
       metrics.commitToKafkaLatency.observe(
         Math.max(0, committedMs - Number(done.commitTimeUs / 1000n)) / 1000,
       );
     }
-    metrics.lastCommittedLsn.set(Number(last.commitEndLsn));
-    // The slot is acknowledged only after Kafka committed the transactions ending here.
-    this.options.onDurable(last.commitEndLsn);
+    metrics.lastCommittedLsn.set(Number(durable));
+    this.options.onDurable(durable);
+  }
+
+  /** A failpoint of the commit path (testing only); any failure it throws is the writer's. */
+  private async failpoint(name: CaptureFailpoint): Promise<void> {
+    await this.options.failpoint?.(name);
   }
 
   private async abortBatch(reason: string): Promise<void> {

@@ -31,6 +31,8 @@ export interface CaptureConfig {
   readonly lingerMs: number;
   readonly maxBatchTransactions: number;
   readonly chunkBytes: number;
+  /** Least time between two checkpoints of idle WAL (ms). */
+  readonly idleCheckpointMs: number;
   readonly metricsPort: number;
   readonly startupTimeoutMs: number;
 }
@@ -331,6 +333,7 @@ function arrange(e: ConfigEnv): Config {
       lingerMs: e.BACKTRACK_CAPTURE_LINGER_MS,
       maxBatchTransactions: e.BACKTRACK_CAPTURE_MAX_BATCH_TRANSACTIONS,
       chunkBytes: e.BACKTRACK_CAPTURE_CHUNK_BYTES,
+      idleCheckpointMs: e.BACKTRACK_CAPTURE_IDLE_CHECKPOINT_MS,
       metricsPort: e.BACKTRACK_CAPTURE_METRICS_PORT,
       startupTimeoutMs: e.BACKTRACK_CAPTURE_STARTUP_TIMEOUT_MS,
     }),

@@ -100,6 +100,15 @@ export const configSchema = z
       .describe(
         'Bytes of events capture holds before sending them into the open Kafka transaction: the memory bound for any transaction size.',
       ),
+    BACKTRACK_CAPTURE_IDLE_CHECKPOINT_MS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(3_600_000)
+      .default(10_000)
+      .describe(
+        'Least time between two checkpoints of WAL that holds nothing to capture (ms). While the captured tables are idle and others write, the slot follows the server this often, each step first checkpointed in Kafka; it bounds the WAL an idle publication retains.',
+      ),
     BACKTRACK_CAPTURE_METRICS_PORT: z.coerce
       .number()
       .int()

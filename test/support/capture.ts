@@ -64,6 +64,7 @@ export const TEST_CAPTURE: CaptureConfig = {
   chunkBytes: 1024 * 1024,
   metricsPort: 0,
   startupTimeoutMs: 0,
+  idleCheckpointMs: 200,
 };
 
 /** Runs `backtrack setup` for the test schema; throws with its refusals when it refuses. */
@@ -85,6 +86,8 @@ export async function captureInProcess(
     partitions?: number;
     statusIntervalMs?: number;
     sourceUrl?: string;
+    /** Where capture records gaps it finds (none: a gap stops it). */
+    catalogUrl?: string;
   } = {},
 ): Promise<CaptureService> {
   const capture = await startCapture({
@@ -92,6 +95,7 @@ export async function captureInProcess(
     kafka: kafkaConfigFor(kafka, options.partitions),
     capture: { ...TEST_CAPTURE, ...options.capture },
     s3: undefined,
+    catalog: options.catalogUrl ? { url: options.catalogUrl } : undefined,
     log,
     statusIntervalMs: options.statusIntervalMs,
   });

@@ -1,8 +1,10 @@
 /**
  * An idle publication does not pin WAL: when nothing captured changes while the server
- * writes WAL for other tables, capture answers keepalives with the server's position (all
- * of it accounted for), so the slot follows the server instead of holding WAL back.
+ * writes WAL for other tables, capture checkpoints the keepalives' position in Kafka (all
+ * of it accounted for) and then confirms it, so the slot follows the server instead of
+ * holding WAL back, and never passes the checkpoint.
  */
+import { checkpointTopic, readCheckpoint } from '../../../shared/events/index.js';
 import { parseLsn } from '../../../shared/lsn.js';
 import {
   captureInProcess,
@@ -48,8 +50,16 @@ describe('capture: idle source', () => {
         },
         { timeoutMs: 30_000, intervalMs: 200, what: 'the slot to reach the server position' },
       );
-      // Nothing was written to the log for the uncaptured table.
+      // Nothing was written to the log for the uncaptured table, and the slot followed a
+      // checkpoint: it never passes what the checkpoint topic says is accounted for.
       expect(await readTxlog(kafka.port, kafka.topicPrefix)).toHaveLength(1);
+      const checkpoint = await readCheckpoint(
+        kafka.port,
+        checkpointTopic(kafka.topicPrefix),
+        source.slot,
+      );
+      const confirmed = parseLsn((await confirmedFlush(source.url, source.slot)) ?? '0/0');
+      expect(checkpoint?.commitEndLsn).toBeGreaterThanOrEqual(confirmed);
     } finally {
       await capture.stop();
     }
