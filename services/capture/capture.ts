@@ -5,14 +5,16 @@
  * after a jittered backoff; at start-up that is tried for BACKTRACK_CAPTURE_STARTUP_TIMEOUT_MS,
  * once streaming for ever. Any other error stops the service with its message.
  */
+import { recordCaptureGap } from '../../shared/catalog/capture-gaps.js';
 import { type Clock, systemClock } from '../../shared/clock.js';
 import type {
   CaptureConfig,
+  CatalogConfig,
   KafkaConfig,
   S3Config,
   SourceConfig,
 } from '../../shared/config/index.js';
-import { describeError, isRetriable } from '../../shared/errors.js';
+import { BacktrackError, describeError, isRetriable } from '../../shared/errors.js';
 import {
   checkpointTopic,
   checkpointTopicSpec,
@@ -28,9 +30,10 @@ import { createPgPool } from '../../shared/pg/index.js';
 import { backoffDelay } from '../../shared/retry.js';
 import { createObjectStore } from '../../shared/s3/index.js';
 
+import type { CaptureFailpoint } from './kafka-writer.js';
 import { type CaptureMetrics, createCaptureMetrics } from './metrics.js';
 import { sourceRelationLookup } from './relation-cache.js';
-import { type Session, startSession } from './session.js';
+import { type CaptureGap, type Session, startSession } from './session.js';
 import { explainSourceError } from './source.js';
 
 /** What capture needs. */
@@ -40,6 +43,13 @@ export interface CaptureDeps {
   readonly capture: CaptureConfig;
   /** Object storage for claim checks of oversized rows (optional). */
   readonly s3: S3Config | undefined;
+  /**
+   * The catalog, where capture records WAL it lost (a slot found ahead of the checkpoint).
+   * Without it, such a gap stops capture with an error instead.
+   */
+  readonly catalog?: CatalogConfig | undefined;
+  /** Testing only: called at each point of the writer's commit path. */
+  readonly failpoint?: (name: CaptureFailpoint) => void | Promise<void>;
   readonly log: Logger;
   readonly clock?: Clock;
   /** How often the durable position is reported to the server (ms). */
@@ -79,6 +89,24 @@ export async function startCapture(deps: CaptureDeps): Promise<CaptureService> {
     max: 2,
   });
   const claims = deps.s3 ? createObjectStore(deps.s3) : undefined;
+  const topic = txlogTopic(deps.kafka.topicPrefix);
+  const recordGap = async (gap: CaptureGap): Promise<void> => {
+    if (!deps.catalog) {
+      throw new BacktrackError(
+        'CONFIG_INVALID',
+        `slot ${gap.slot} is confirmed at ${formatLsn(gap.toLsn)}, past the capture checkpoint ${formatLsn(gap.fromLsn)}: the WAL between them never reached Kafka; set BACKTRACK_CATALOG_URL so capture can record the gap and resume`,
+      );
+    }
+    const catalog = createPgPool(deps.catalog.url, {
+      applicationName: 'backtrack-capture-gap',
+      max: 1,
+    });
+    try {
+      await recordCaptureGap(catalog, { ...gap, topic });
+    } finally {
+      await catalog.end();
+    }
+  };
 
   let phase: CapturePhase = 'starting';
   let session: Session | undefined;
@@ -130,12 +158,15 @@ export async function startCapture(deps: CaptureDeps): Promise<CaptureService> {
           slot: deps.source.slot,
           publication: deps.source.publication,
           tenantColumn: deps.source.tenantColumn,
-          txlogTopic: txlogTopic(deps.kafka.topicPrefix),
+          txlogTopic: topic,
           checkpointTopic: checkpointTopic(deps.kafka.topicPrefix),
           lingerMs: deps.capture.lingerMs,
           maxBatchTransactions: deps.capture.maxBatchTransactions,
           chunkBytes: deps.capture.chunkBytes,
           statusIntervalMs: deps.statusIntervalMs,
+          idleCheckpointMs: deps.capture.idleCheckpointMs,
+          recordGap,
+          failpoint: deps.failpoint,
           kafka,
           source,
           lookup: sourceRelationLookup(source),

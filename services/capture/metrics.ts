@@ -11,6 +11,7 @@ export interface CaptureMetrics {
   readonly kafkaTransactions: Counter;
   readonly claimChecks: Counter;
   readonly restarts: Counter;
+  readonly gaps: Counter;
   readonly lastCommittedLsn: Gauge;
   readonly slotLagBytes: Gauge;
   readonly secondsBehind: Gauge;
@@ -58,6 +59,11 @@ export function createCaptureMetrics(): CaptureMetrics {
     restarts: new Counter({
       name: 'backtrack_capture_restarts_total',
       help: 'Times the capture pipeline restarted from its checkpoint after a failure.',
+      registers: [registry],
+    }),
+    gaps: new Counter({
+      name: 'backtrack_capture_gaps_total',
+      help: 'Gaps found at session start: WAL the slot was confirmed past that never reached Kafka (recorded in the catalog).',
       registers: [registry],
     }),
     lastCommittedLsn: new Gauge({

@@ -3,10 +3,13 @@
  *   1. check the slot and the publication (before touching Kafka: a second capture of a busy
  *      slot must not fence the producer of the one that holds it);
  *   2. fence the transactional producer (a crashed predecessor's open transaction aborts);
- *   3. read the checkpoint from Kafka;
+ *   3. read the checkpoint from Kafka: the source of truth of what Kafka holds. The slot is
+ *      never confirmed past it, so a slot found ahead of it means WAL that Postgres will not
+ *      send again never reached Kafka: that gap is recorded (restore-points and health show
+ *      it) and said loudly, never papered over;
  *   4. stream from max(checkpoint, slot position), skipping transactions Kafka already has;
  *   5. turn each transaction into events in Kafka transactions (kafka-writer.ts) and confirm
- *      the slot only once Kafka committed them.
+ *      the slot only once Kafka committed them; idle WAL is checkpointed before it is confirmed.
  * Any failure ends the session; capture.ts starts a new one from the checkpoint.
  */
 import type { Clock } from '../../shared/clock.js';
@@ -18,7 +21,7 @@ import {
 } from '../../shared/events/checkpoint.js';
 import type { KafkaPort } from '../../shared/kafka/index.js';
 import type { Logger } from '../../shared/logging.js';
-import { formatLsn, type Lsn, maxLsn } from '../../shared/lsn.js';
+import { formatLsn, type Lsn, LSN_ZERO, maxLsn } from '../../shared/lsn.js';
 import {
   openReplicationStream,
   type PgoutputMessage,
@@ -27,7 +30,7 @@ import {
 } from '../../shared/pg/index.js';
 import type { ObjectStore } from '../../shared/s3/index.js';
 
-import { TxlogWriter } from './kafka-writer.js';
+import { type CaptureFailpoint, TxlogWriter } from './kafka-writer.js';
 import type { CaptureMetrics } from './metrics.js';
 import { RelationCache, type RelationLookup } from './relation-cache.js';
 import { explainSourceError, inspectSlot, requirePublication } from './source.js';
@@ -48,6 +51,8 @@ export interface SessionDeps {
   readonly maxBatchTransactions: number;
   readonly chunkBytes: number;
   readonly statusIntervalMs?: number;
+  /** Least time between two checkpoints of idle WAL (ms). */
+  readonly idleCheckpointMs: number;
   readonly kafka: KafkaPort;
   /** A connection to the source for catalog look-ups (not the replication connection). */
   readonly source: Queryable;
@@ -56,6 +61,25 @@ export interface SessionDeps {
   readonly clock: Clock;
   readonly metrics: CaptureMetrics;
   readonly log: Logger;
+  /** Records WAL lost before it reached Kafka; the session starts only once it is recorded. */
+  recordGap(gap: CaptureGap): Promise<void>;
+  /** Testing only: called at each point of the writer's commit path. */
+  readonly failpoint?: (name: CaptureFailpoint) => void | Promise<void>;
+}
+
+/**
+ * WAL that Postgres will not send again and Kafka never got: the slot was confirmed past
+ * the checkpoint (by another tool, an operator, or a defect).
+ */
+export interface CaptureGap {
+  readonly slot: string;
+  /** The checkpoint's end: everything up to here is in Kafka. */
+  readonly fromLsn: Lsn;
+  /** The slot's confirmed position: streaming resumes here. */
+  readonly toLsn: Lsn;
+  /** Commit time (µs) of the last transaction in Kafka before the gap. */
+  readonly afterCommitTimeUs: bigint;
+  readonly detectedAt: Date;
 }
 
 /** A running session. */
@@ -99,6 +123,22 @@ export async function startSession(deps: SessionDeps): Promise<Session> {
       checkpoint?.commitEndLsn ?? slot.confirmedFlushLsn,
       slot.confirmedFlushLsn,
     );
+    if (checkpoint && slot.confirmedFlushLsn > checkpoint.commitEndLsn) {
+      const gap: CaptureGap = {
+        slot: deps.slot,
+        fromLsn: checkpoint.commitEndLsn,
+        toLsn: slot.confirmedFlushLsn,
+        afterCommitTimeUs: checkpoint.commitTimeUs,
+        detectedAt: deps.clock.now(),
+      };
+      log.error(
+        { checkpoint: formatLsn(gap.fromLsn), slotConfirmed: formatLsn(gap.toLsn) },
+        'the slot is ahead of the capture checkpoint: the WAL between them never reached Kafka and cannot be read again; recording the gap (restores across it are refused) and resuming at the slot',
+      );
+      // Recorded before anything else: the checkpoint written below moves past the gap.
+      await deps.recordGap(gap);
+      metrics.gaps.inc();
+    }
     log.info(
       {
         checkpoint: checkpoint ? formatLsn(checkpoint.commitEndLsn) : null,
@@ -108,7 +148,6 @@ export async function startSession(deps: SessionDeps): Promise<Session> {
       'capture session starting',
     );
 
-    let durable: Lsn = startLsn;
     let pendingCommits: { endLsn: Lsn; commitTimeUs: bigint }[] = [];
     let stopping = false;
     let failSession: ((e: unknown) => void) | undefined;
@@ -129,15 +168,28 @@ export async function startSession(deps: SessionDeps): Promise<Session> {
       clock: deps.clock,
       metrics,
       log,
+      // Without a checkpoint (the first session of a slot) the writer starts below the slot
+      // and checkpoints the slot's position before anything else (below).
+      start: checkpoint ?? {
+        slot: deps.slot,
+        commitEndLsn: LSN_ZERO,
+        commitLsn: LSN_ZERO,
+        xid: 0,
+        commitTimeUs: 0n,
+      },
+      failpoint: deps.failpoint,
       onDurable: (lsn) => {
         // Reached only after Kafka committed everything up to `lsn` (see TxlogWriter).
-        durable = maxLsn(durable, lsn);
         pendingCommits = pendingCommits.filter((p) => p.endLsn > lsn);
         stream?.confirm(lsn);
       },
       onError: (e) => failSession?.(e),
     });
     writer = activeWriter;
+    // The checkpoint moves up to where streaming starts (the slot's position on a first
+    // session, or past a recorded gap), so the checkpoint never lags the slot.
+    await activeWriter.checkpointIdle(startLsn);
+    let lastIdleCheckpointMs = deps.clock.nowMs();
 
     const handler = new TransactionHandler(deps, checkpoint, activeWriter, () => stopping);
     handler.onCommitReceived = (endLsn, commitTimeUs) =>
@@ -157,11 +209,19 @@ export async function startSession(deps: SessionDeps): Promise<Session> {
       {
         onMessage: ({ message, walStart }) => handler.handle(message, walStart),
         onKeepalive: ({ walEnd, drained }) => {
-          // Idle: every received change is handled and nothing waits for Kafka, so all WAL
-          // up to the server's position is accounted for and the slot may advance to it.
-          if (drained && !handler.insideTransaction() && activeWriter.idle() && walEnd > durable) {
-            durable = walEnd;
-            stream?.confirm(walEnd);
+          // Idle: every received change is handled and everything handed over is committed
+          // in Kafka, so WAL up to the server's position holds nothing more to capture. It
+          // is checkpointed in Kafka first; the slot follows once that commit lands.
+          const nowMs = deps.clock.nowMs();
+          if (
+            drained &&
+            !handler.insideTransaction() &&
+            activeWriter.idle() &&
+            walEnd > activeWriter.durable() &&
+            nowMs - lastIdleCheckpointMs >= deps.idleCheckpointMs
+          ) {
+            lastIdleCheckpointMs = nowMs;
+            activeWriter.checkpointIdle(walEnd).catch((e: unknown) => failSession?.(e));
           }
         },
       },
@@ -183,7 +243,7 @@ export async function startSession(deps: SessionDeps): Promise<Session> {
 
     return {
       done,
-      durable: () => durable,
+      durable: () => activeWriter.durable(),
       oldestPendingCommitUs: () => pendingCommits[0]?.commitTimeUs,
       stop: async () => {
         stopping = true;

@@ -191,6 +191,8 @@ async function startPipeline(config: Config, context: CommandContext) {
     kafka: requireSection(config, 'kafka', 'run'),
     capture: config.capture,
     s3: config.s3,
+    catalog: config.catalog,
+    failpoint: failpointHook(config.failpoints, log),
     log,
   });
   try {

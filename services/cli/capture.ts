@@ -2,6 +2,7 @@
 import { requireSection } from '../../shared/config/index.js';
 import { startCapture } from '../capture/index.js';
 
+import { failpointHook } from './archive.js';
 import type { Command } from './command.js';
 
 export const captureCommand: Command = {
@@ -15,6 +16,8 @@ export const captureCommand: Command = {
       kafka: requireSection(config, 'kafka', 'capture'),
       capture: config.capture,
       s3: config.s3,
+      catalog: config.catalog,
+      failpoint: failpointHook(config.failpoints, log),
       log,
     });
     const stopped = new Promise<void>((resolve) =>

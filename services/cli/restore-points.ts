@@ -4,6 +4,7 @@ import { restorePoints, type RestorePoints } from '../../shared/catalog/restore-
 import { requireSection } from '../../shared/config/index.js';
 import { BacktrackError } from '../../shared/errors.js';
 import { txlogTopic } from '../../shared/events/index.js';
+import { formatLsn } from '../../shared/lsn.js';
 import { createPgPool } from '../../shared/pg/index.js';
 
 import type { Command } from './command.js';
@@ -29,6 +30,13 @@ function asJson(points: RestorePoints): Record<string, unknown> {
       toOffset: g.to.toString(),
       after: iso(g.after),
       before: iso(g.before),
+    })),
+    captureGaps: points.captureGaps.map((g) => ({
+      slot: g.slot,
+      fromLsn: formatLsn(g.fromLsn),
+      toLsn: formatLsn(g.toLsn),
+      after: iso(g.afterCommitTime),
+      detectedAt: iso(g.detectedAt),
     })),
     archivedTo: points.archivedTo?.toString() ?? null,
     archivedThrough: iso(points.archivedThrough),
@@ -61,7 +69,12 @@ function asText(points: RestorePoints): string[] {
   lines.push(
     `archive: ${points.segments} segment(s), through offset ${points.archivedTo ?? '-'} (newest commit ${iso(points.archivedThrough) ?? '-'}); ${points.snapshots.length} data snapshot(s)`,
   );
-  if (points.gaps.length === 0) lines.push('gaps: none');
+  for (const g of points.captureGaps) {
+    lines.push(
+      `capture gap: slot ${g.slot} lost WAL ${formatLsn(g.fromLsn)}..${formatLsn(g.toLsn)}: changes committed after ${iso(g.afterCommitTime)} and before ${iso(g.detectedAt)} may be missing; restores need a snapshot taken after ${iso(g.detectedAt)}`,
+    );
+  }
+  if (points.gaps.length === 0 && points.captureGaps.length === 0) lines.push('gaps: none');
   for (const g of points.gaps) {
     lines.push(
       `gap: partition ${g.partition} offsets [${g.from}, ${g.to}) not archived, between ${iso(g.after) ?? 'the start'} and ${iso(g.before) ?? 'the end'}`,

@@ -8,6 +8,7 @@
  * RPO) and RTO compliance (the newest full or deep DR test's measured RTO ≤ RTO), and
  * concrete recommendations.
  */
+import { listCaptureGaps } from '../../shared/catalog/capture-gaps.js';
 import { listDrPlans } from '../../shared/catalog/dr-plans.js';
 import { listDrTests } from '../../shared/catalog/dr-tests.js';
 import {
@@ -21,6 +22,7 @@ import { restorePoints } from '../../shared/catalog/restore-points.js';
 import { listSchedules } from '../../shared/catalog/schedules.js';
 import { checkpointTopic, readCheckpoint, txlogTopic } from '../../shared/events/index.js';
 import { withTimeout } from '../../shared/lifecycle.js';
+import { formatLsn } from '../../shared/lsn.js';
 
 import type { ApiDeps } from './context.js';
 import { fireInterval, fireTimesBetween } from './cron.js';
@@ -58,6 +60,14 @@ export interface HealthReport extends HealthScore {
   readonly periodDays: number;
   readonly lag: Lag;
   readonly plans: readonly PlanCompliance[];
+  /** WAL capture lost that no later full snapshot of the tenant has healed. */
+  readonly captureGaps: readonly {
+    readonly slot: string;
+    readonly fromLsn: string;
+    readonly toLsn: string;
+    readonly after: string;
+    readonly detectedAt: string;
+  }[];
   readonly recommendations: readonly string[];
 }
 
@@ -185,8 +195,13 @@ function recommendations(
   lag: Lag,
   plans: readonly PlanCompliance[],
   schedules: number,
+  captureGaps: HealthReport['captureGaps'],
 ): string[] {
   const out: string[] = [];
+  for (const gap of captureGaps)
+    out.push(
+      `Capture lost WAL ${gap.fromLsn}..${gap.toLsn} (found ${gap.detectedAt}): changes after ${gap.after} may be missing from the log, so no restore past that instant is exact until a full snapshot is taken after the gap; take one now (POST /v1/backups) and find why the slot moved past the checkpoint.`,
+    );
   const { successRate, recency, scheduleCompliance, storageEfficiency } = score.parts;
   if (successRate.ratio === null)
     out.push(
@@ -253,10 +268,20 @@ export async function healthReport(
   const since = new Date(now.getTime() - periodDays * DAY);
   const schedules = await scheduleInputs(deps, tenant, since, now);
   const storage = await storedBytes(deps.catalog, tenant);
+  const newestFull = await newestFullSnapshotAt(deps.catalog, tenant);
+  const captureGaps = (await listCaptureGaps(deps.catalog, txlogTopic(deps.topicPrefix)))
+    .filter((g) => newestFull === null || newestFull <= g.detectedAt)
+    .map((g) => ({
+      slot: g.slot,
+      fromLsn: formatLsn(g.fromLsn),
+      toLsn: formatLsn(g.toLsn),
+      after: g.afterCommitTime.toISOString(),
+      detectedAt: g.detectedAt.toISOString(),
+    }));
   const score = healthScore({
     now,
     operations: await operationCounts(deps.catalog, tenant, since),
-    newestFullSnapshotAt: await newestFullSnapshotAt(deps.catalog, tenant),
+    newestFullSnapshotAt: newestFull,
     expectedIntervalMs: schedules.expectedIntervalMs,
     schedules: schedules.inputs,
     storage,
@@ -271,6 +296,7 @@ export async function healthReport(
     periodDays,
     lag,
     plans,
-    recommendations: recommendations(score, lag, plans, schedules.count),
+    captureGaps,
+    recommendations: recommendations(score, lag, plans, schedules.count, captureGaps),
   };
 }

@@ -17,6 +17,7 @@ import {
   latestSnapshotAtOrBefore,
   listSnapshots,
 } from '../../shared/catalog/base-snapshots.js';
+import { listCaptureGaps } from '../../shared/catalog/capture-gaps.js';
 import { listSegments, type Segment } from '../../shared/catalog/segments.js';
 import { listSnapshotTables, type SnapshotTable } from '../../shared/catalog/snapshot-tables.js';
 import { requireTenant } from '../../shared/catalog/tenants.js';
@@ -176,6 +177,40 @@ async function logStream(
   };
 }
 
+/**
+ * Refuses a target that the log may not reach exactly because capture lost WAL between the
+ * snapshot and it: commits after the gap's last durable one and before it was found may be
+ * missing. A snapshot taken after the gap was found starts clean.
+ */
+async function refuseAcrossCaptureGaps(
+  deps: PlanDeps,
+  tenant: string,
+  snapshot: BaseSnapshot,
+  target: RestoreTarget,
+): Promise<void> {
+  for (const gap of await listCaptureGaps(deps.catalog, deps.txlogTopic)) {
+    const detectedUs = BigInt(gap.detectedAt.getTime()) * 1000n;
+    if (snapshot.takenAtUs !== null && snapshot.takenAtUs >= detectedUs) continue;
+    const afterUs = BigInt(gap.afterCommitTime.getTime()) * 1000n;
+    const reaches = target.kind === 'time' ? target.us > afterUs : target.lsn > gap.fromLsn;
+    if (!reaches) continue;
+    throw new BacktrackError(
+      'COVERAGE_GAP',
+      `capture lost WAL ${formatLsn(gap.fromLsn)}..${formatLsn(gap.toLsn)} of slot ${gap.slot} (found ${gap.detectedAt.toISOString()}): changes committed after ${gap.afterCommitTime.toISOString()} may be missing, so a restore of tenant ${tenant} to ${target.text} from snapshot ${snapshot.id} cannot be exact; restore to an instant up to ${gap.afterCommitTime.toISOString()}, or take a snapshot and restore to an instant after it`,
+      {
+        details: {
+          tenant,
+          slot: gap.slot,
+          gapFromLsn: formatLsn(gap.fromLsn),
+          gapToLsn: formatLsn(gap.toLsn),
+          after: gap.afterCommitTime.toISOString(),
+          detectedAt: gap.detectedAt.toISOString(),
+        },
+      },
+    );
+  }
+}
+
 /** Resolves `--tables` names (qualified or bare) against the snapshot's tables. */
 function selectTables(
   requested: readonly string[] | undefined,
@@ -217,6 +252,7 @@ export async function planRestore(
       `snapshot ${snapshot.id} has no recorded log position`,
     );
   }
+  await refuseAcrossCaptureGaps(deps, tenant, snapshot, target);
   const allTables = await listSnapshotTables(deps.catalog, snapshot.id);
   const only = selectTables(request.tables, allTables);
   const snapshotTables = only

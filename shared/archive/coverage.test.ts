@@ -102,6 +102,24 @@ describe('recoverable windows', () => {
     ]);
   });
 
+  it('are cut where capture lost WAL, and reopen only from a snapshot taken after it was found', () => {
+    // Capture lost what committed after minute 24; the gap was found at minute 26.
+    const lost = [{ after: t(24), detectedAt: t(26) }];
+    expect(
+      recoverableWindows(
+        [snap('c', 21, 62), snap('d', 25, 75), snap('e', 27, 80)],
+        RANGES,
+        undefined,
+        lost,
+      ),
+    ).toEqual([
+      { from: t(21), to: t(24), snapshotIds: ['c'] },
+      // Taken inside the lost span: its own instant is exact, nothing after it is.
+      { from: t(25), to: t(25), snapshotIds: ['d'] },
+      { from: t(27), to: t(30), snapshotIds: ['e'] },
+    ]);
+  });
+
   it('are empty without snapshots', () => {
     expect(recoverableWindows([], RANGES, undefined)).toEqual([]);
   });

@@ -115,15 +115,27 @@ export interface RecoverableWindow {
 }
 
 /**
+ * Commits that may be missing from the log itself (capture lost WAL): those after `after`,
+ * up to `detectedAt`, when capture found the gap and resumed.
+ */
+export interface LostSpan {
+  readonly after: Date;
+  readonly detectedAt: Date;
+}
+
+/**
  * The windows a tenant can be restored to: from each snapshot's instant to the newest
  * commit archived contiguously after it in the tenant's partition, cut short by a gap in
  * the truncate partition (the truncate partition's own age does not limit the window:
- * an idle partition has simply nothing to add). Overlapping windows are merged.
+ * an idle partition has simply nothing to add) and by WAL capture lost after the snapshot
+ * (only a snapshot taken after such a gap was found opens a window past it). Overlapping
+ * windows are merged.
  */
 export function recoverableWindows(
   snapshots: readonly SnapshotAnchor[],
   tenantRanges: readonly ArchivedRange[],
   truncateRanges: readonly ArchivedRange[] | undefined,
+  lost: readonly LostSpan[] = [],
 ): RecoverableWindow[] {
   const spans = snapshots.map((snapshot) => {
     // reachedTime stops at the first gap after the snapshot's position.
@@ -135,6 +147,11 @@ export function recoverableWindows(
         const cut = later(firstGap.after, snapshot.takenAt);
         if (end && cut && cut < end) end = cut;
       }
+    }
+    for (const span of lost) {
+      if (snapshot.takenAt >= span.detectedAt) continue;
+      const cut = later(span.after, snapshot.takenAt);
+      if (end && cut && cut < end) end = cut;
     }
     return { from: snapshot.takenAt, to: end ?? snapshot.takenAt, id: snapshot.id };
   });

@@ -22,6 +22,7 @@ import type { Queryable } from '../pg/index.js';
 import { listRanges, type RangeRecord } from './archive-ranges.js';
 import { topicPartitions } from './archive-topics.js';
 import { listSnapshots } from './base-snapshots.js';
+import { type CaptureGapRecord, listCaptureGaps } from './capture-gaps.js';
 import { listSegments } from './segments.js';
 import { requireTenant } from './tenants.js';
 
@@ -41,6 +42,8 @@ export interface RestorePoints {
   readonly latest: Date | null;
   readonly windows: readonly RecoverableWindow[];
   readonly gaps: readonly PartitionGap[];
+  /** WAL capture lost (every tenant of the log): no restore is exact across one. */
+  readonly captureGaps: readonly CaptureGapRecord[];
   /** End of the archive in the tenant's partition, and the newest commit archived there. */
   readonly archivedTo: bigint | null;
   readonly archivedThrough: Date | null;
@@ -100,7 +103,13 @@ export async function restorePoints(
     logOffset: s.logOffset ?? 0n,
     truncateOffset: s.truncateOffset ?? undefined,
   }));
-  const windows = recoverableWindows(anchors, ranges, truncateRanges);
+  const captureGaps = await listCaptureGaps(db, topic);
+  const windows = recoverableWindows(
+    anchors,
+    ranges,
+    truncateRanges,
+    captureGaps.map((g) => ({ after: g.afterCommitTime, detectedAt: g.detectedAt })),
+  );
   const oldest = anchors[0];
   const gaps = [
     ...(partition === undefined ? [] : gapsOf(partition, ranges, oldest?.logOffset)),
@@ -122,6 +131,7 @@ export async function restorePoints(
     ),
     windows,
     gaps,
+    captureGaps,
     archivedTo: newest?.to ?? null,
     archivedThrough: ranges.reduce<Date | null>(
       (t, r) =>

@@ -38,6 +38,12 @@ export interface OpsWorkloadOptions {
   readonly abortRatio?: number;
   /** Pause between a client's transactions (ms); 0 runs flat out. */
   readonly pauseMs?: number;
+  /**
+   * Share of transactions that insert `bulkRows` rows with 200-byte notes instead (large
+   * enough to span several chunks of a Kafka transaction).
+   */
+  readonly bulkRatio?: number;
+  readonly bulkRows?: number;
 }
 
 /** Starts the workload on `schema`.ops of the database at `url`. */
@@ -70,10 +76,26 @@ export function startOpsWorkload(
     while (running) {
       const tenant = tenants[Math.floor(random() * tenants.length)] ?? 'acme';
       const rollback = random() < abortRatio;
+      const bulk = random() < (options.bulkRatio ?? 0);
       const ops: bigint[] = [];
       const inserted: bigint[] = [];
       await pool
         .transaction(async (session) => {
+          if (bulk) {
+            const rows = options.bulkRows ?? 500;
+            const first = nextOp;
+            nextOp += BigInt(rows);
+            await session.query(
+              `INSERT INTO ${table} SELECT g, $3, g, repeat('b', 200) FROM generate_series($1::bigint, $2::bigint) g`,
+              [first.toString(), (first + BigInt(rows) - 1n).toString(), tenant],
+            );
+            for (let op = first; op < first + BigInt(rows); op++) {
+              ops.push(op);
+              inserted.push(op);
+            }
+            if (rollback) throw new RollbackRequested();
+            return;
+          }
           const writes = 1 + Math.floor(random() * 3);
           for (let w = 0; w < writes; w++) {
             const op = nextOp++;
