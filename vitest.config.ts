@@ -8,6 +8,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 // restart they measure is not slowed by the rest of the suite sharing the cores.
 const OUTAGE_TESTS = [
   'test/integration/capture/capture.slot-safety.int.test.ts',
+  'test/integration/capture/capture.commit-path-faults.int.test.ts',
   'test/integration/archiver/archive.s3-outage.int.test.ts',
 ];
 const integration = {

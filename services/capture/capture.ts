@@ -50,6 +50,8 @@ export interface CaptureDeps {
   readonly catalog?: CatalogConfig | undefined;
   /** Testing only: called at each point of the writer's commit path. */
   readonly failpoint?: (name: CaptureFailpoint) => void | Promise<void>;
+  /** Longest a Kafka producer operation may take before the session fails (ms; 60 s). */
+  readonly kafkaOperationTimeoutMs?: number;
   readonly log: Logger;
   readonly clock?: Clock;
   /** How often the durable position is reported to the server (ms). */
@@ -83,6 +85,7 @@ export async function startCapture(deps: CaptureDeps): Promise<CaptureService> {
     clientId: `${deps.kafka.clientId}-capture`,
     log,
     retries: 3,
+    operationTimeoutMs: deps.kafkaOperationTimeoutMs,
   });
   const source = createPgPool(deps.source.url, {
     applicationName: 'backtrack-capture-catalog',

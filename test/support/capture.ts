@@ -13,9 +13,16 @@ import {
   startCapture,
 } from '../../services/capture/index.js';
 import type { CaptureConfig, KafkaConfig, SourceConfig } from '../../shared/config/index.js';
-import { type ChangeEvent, decodeChangeEvent, txlogTopic } from '../../shared/events/index.js';
+import {
+  type ChangeEvent,
+  checkpointTopic,
+  decodeChangeEvent,
+  readCheckpoint,
+  txlogTopic,
+} from '../../shared/events/index.js';
 import type { KafkaPort } from '../../shared/kafka/index.js';
 import type { Logger } from '../../shared/logging.js';
+import { type Lsn, parseLsn } from '../../shared/lsn.js';
 import { withPgConnection } from '../../shared/pg/index.js';
 
 import type { KafkaFixture, SourceFixture } from './fixtures.js';
@@ -254,4 +261,30 @@ export function textOf(
   const index = event.relation.columns.findIndex((c) => c.name === column);
   const value = event[image]?.[index];
   return value?.kind === 'text' ? value.text : undefined;
+}
+
+/**
+ * The slot's confirmed position, then the checkpoint's end: the first never passes the
+ * second. Read in that order (both only grow), and the checkpoint given a few seconds to
+ * become visible: a commit returns before the broker has written its markers, so a
+ * read_committed reader may see the newest checkpoint a moment after the slot moved to it.
+ */
+export async function slotAndCheckpoint(
+  kafka: KafkaPort,
+  topicPrefix: string,
+  url: string,
+  slot: string,
+): Promise<{ slot: Lsn; checkpoint: Lsn }> {
+  const confirmed = parseLsn((await confirmedFlush(url, slot)) ?? '0/0');
+  const checkpointEnd = async (): Promise<Lsn> =>
+    (await readCheckpoint(kafka, checkpointTopic(topicPrefix), slot))?.commitEndLsn ??
+    parseLsn('0/0');
+  const checkpoint = await waitFor(
+    async () => {
+      const end = await checkpointEnd();
+      return end >= confirmed ? end : undefined;
+    },
+    { timeoutMs: 15_000, intervalMs: 250, what: 'the checkpoint to reach the slot' },
+  ).catch(checkpointEnd);
+  return { slot: confirmed, checkpoint };
 }
