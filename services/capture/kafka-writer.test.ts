@@ -154,18 +154,18 @@ describe('TxlogWriter', () => {
     await w.beginTransaction();
     await w.add(event(100n, 0));
     await w.add(event(100n, 1));
-    const ending = w.endTransaction(done(108n));
+    await w.endTransaction(done(108n));
     await settle();
-    // The events are in flight; nothing is durable yet.
+    // The events and, last, the checkpoint (a record of the checkpoint topic) go in together.
+    expect(producer.sends[0]?.records.map((r) => r.topic)).toEqual([
+      'p.txlog',
+      'p.txlog',
+      'p.checkpoints',
+    ]);
     expect(durable).toEqual([]);
     producer.sends[0]?.done.resolve();
     await settle();
-    // Then the checkpoint (a record of the checkpoint topic) goes into the same transaction.
-    expect(producer.sends[1]?.records.map((r) => r.topic)).toEqual(['p.checkpoints']);
-    producer.sends[1]?.done.resolve();
-    await ending;
-    await settle();
-    expect(producer.log).toEqual(['begin 1', 'send 1 2', 'send 1 1', 'commit 1']);
+    expect(producer.log).toEqual(['begin 1', 'send 1 3', 'commit 1']);
     expect(durable).toEqual([]);
     expect(w.idle()).toBe(false);
     producer.commits[0]?.resolve();
@@ -191,10 +191,11 @@ describe('TxlogWriter', () => {
     await w.beginTransaction();
     await w.add(event(100n, 0));
     producer.sends[0]?.done.resolve();
-    const first = w.endTransaction(done(108n));
+    // The replication stream is not held for the commit: endTransaction returns at once.
+    await w.endTransaction(done(108n));
     await settle();
     producer.sends[1]?.done.resolve();
-    await first;
+    await settle();
     expect(producer.log.at(-1)).toBe('commit 1');
 
     await w.beginTransaction();
@@ -205,6 +206,29 @@ describe('TxlogWriter', () => {
     await next;
     expect(producer.log.filter((l) => l.startsWith('begin'))).toEqual(['begin 1', 'begin 2']);
     expect(durable).toEqual([108n]);
+  });
+
+  it('lets at most two closed batches wait for Kafka before it holds the stream', async () => {
+    const { producer, writer: w } = writer();
+    const end = async (lsn: bigint): Promise<void> => {
+      await w.beginTransaction();
+      await w.add(event(lsn, 0));
+      await w.endTransaction(done(lsn + 8n));
+    };
+    await end(100n);
+    await end(200n);
+    // A third closed batch waits for the first commit before it returns.
+    let third = false;
+    const ending = end(300n).then(() => {
+      third = true;
+    });
+    await settle();
+    expect(third).toBe(false);
+    producer.sends[0]?.done.resolve();
+    await settle();
+    producer.commits[0]?.resolve();
+    await ending;
+    expect(third).toBe(true);
   });
 
   it('surfaces a failed send at the next operation and through onError, and advances nothing', async () => {
@@ -223,12 +247,9 @@ describe('TxlogWriter', () => {
     const { producer, durable, errors, writer: w } = writer();
     await w.beginTransaction();
     await w.add(event(100n, 0));
-    const ending = w.endTransaction(done(108n));
+    await w.endTransaction(done(108n));
     await settle();
     producer.sends[0]?.done.resolve();
-    await settle();
-    producer.sends[1]?.done.resolve();
-    await ending;
     await settle();
     expect(w.idle()).toBe(false);
     producer.commits[0]?.reject(new Error('broker gone'));
@@ -284,10 +305,10 @@ describe('TxlogWriter', () => {
   it('makes a transaction without captured changes durable through its checkpoint alone', async () => {
     const { producer, durable, writer: w } = writer();
     await w.beginTransaction();
-    const ending = w.endTransaction(done(108n));
+    await w.endTransaction(done(108n));
     await settle();
     producer.sends[0]?.done.resolve();
-    await ending;
+    await settle();
     expect(producer.log).toEqual(['begin 1', 'send 1 1', 'commit 1']);
     expect(producer.sends[0]?.records.map((r) => r.topic)).toEqual(['p.checkpoints']);
     expect(durable).toEqual([]);
@@ -308,9 +329,6 @@ describe('TxlogWriter', () => {
     await vi.waitFor(() => expect(producer.sends).toHaveLength(1));
     expect(w.idle()).toBe(false);
     producer.sends[0]?.done.resolve();
-    await vi.waitFor(() => expect(producer.sends).toHaveLength(2));
-    expect(w.idle()).toBe(false);
-    producer.sends[1]?.done.resolve();
     await vi.waitFor(() => expect(producer.commits).toHaveLength(1));
     expect(w.idle()).toBe(false);
     expect(w.durable()).toBe(50n);
@@ -343,20 +361,20 @@ describe('TxlogWriter', () => {
     const { producer, durable, errors, writer: w } = writer();
     await w.beginTransaction();
     await w.add(event(100n, 0));
-    const first = w.endTransaction(done(108n));
+    await w.endTransaction(done(108n));
     await settle();
     producer.sends[0]?.done.resolve();
     await settle();
-    producer.sends[1]?.done.resolve();
-    await first;
     // A transaction without captured changes follows while the first commit is in flight.
     await w.beginTransaction();
-    const second = w.endTransaction(done(208n));
+    await w.endTransaction(done(208n));
     await settle();
     producer.commits[0]?.reject(new Error('broker gone'));
-    await expect(second).rejects.toThrow('broker gone');
+    await settle();
     await settle();
     expect(errors).toHaveLength(1);
+    // The second batch never began a Kafka transaction, and nothing became durable.
+    expect(producer.log.filter((l) => l.startsWith('begin'))).toEqual(['begin 1']);
     expect(durable).toEqual([]);
     expect(w.durable()).toBe(50n);
     expect(w.idle()).toBe(false);
@@ -367,11 +385,11 @@ describe('TxlogWriter', () => {
 
   it('checkpoints idle WAL in a transaction of its own before the slot may follow', async () => {
     const { producer, durable, writer: w } = writer();
-    const checkpointing = w.checkpointIdle(lsnFromBigInt(500n));
+    await w.checkpointIdle(lsnFromBigInt(500n));
     await settle();
     expect(w.idle()).toBe(false);
     producer.sends[0]?.done.resolve();
-    await checkpointing;
+    await settle();
     expect(producer.log).toEqual(['begin 1', 'send 1 1', 'commit 1']);
     const record = producer.sends[0]?.records[0];
     expect(record?.topic).toBe('p.checkpoints');

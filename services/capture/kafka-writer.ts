@@ -6,10 +6,12 @@
  * lingered long enough, or on shutdown. Only once Kafka committed is the slot told it may
  * advance.
  *
- * Overlap, within bounds: one chunk may be in flight while the next fills, and a batch's
- * commit may be in flight while the next batch's events are decoded (its Kafka transaction
- * begins only after that commit). At most two chunks are in memory. A failure of anything
- * in flight surfaces at the writer's next operation and through `onError`.
+ * Overlap, within bounds: one chunk may be in flight while the next fills, and a closed
+ * batch's last chunk, checkpoint and commit go to Kafka in the background while the next
+ * batch fills (its Kafka transaction begins only after that commit), so the replication
+ * stream is not held for a commit. At most two closed batches wait for Kafka; past that
+ * the stream waits. A failure of anything in flight surfaces at the writer's next
+ * operation and through `onError`.
  *
  * Every public method takes the writer's lock, which the linger timer shares, so a timed
  * commit never interleaves with an event being added.
@@ -125,8 +127,10 @@ export class TxlogWriter {
   private readonly ledger: DurabilityLedger;
   private batch: Batch | undefined;
   private timer: NodeJS.Timeout | undefined;
-  /** The commit of the previous batch, while in flight: the next Kafka transaction waits for it. */
+  /** The newest batch's commit, while in flight: the next Kafka transaction waits for it. */
   private committing: Promise<void> | undefined;
+  /** Every batch commit in flight or waiting, oldest first. */
+  private readonly commits: Promise<void>[] = [];
   /** The newest checkpoint written or read: an idle advance keeps its transaction fields. */
   private lastCheckpoint: Checkpoint;
 
@@ -341,8 +345,10 @@ export class TxlogWriter {
   }
 
   /**
-   * Sends what is left of the batch and its checkpoint, then commits it in the background:
-   * the next batch may be assembled meanwhile, and the slot advances when the commit lands.
+   * Closes the batch and hands it to a commit of its own in the background: the rest of its
+   * events go into its Kafka transaction together with its checkpoint, then it commits, and
+   * the slot advances when the commit lands. Meanwhile the replication stream goes on and
+   * the next batch fills: the stream waits only when two batches already wait for Kafka.
    */
   private async commitBatch(): Promise<void> {
     const batch = this.batch;
@@ -353,33 +359,49 @@ export class TxlogWriter {
     // From here the batch awaits its Kafka commit: nothing past the previous batch is durable.
     this.ledger.seal(last.commitEndLsn);
     const started = this.options.clock.nowMs();
-
-    await this.sendPending(batch);
-    const transaction = await this.transactionOf(batch);
-    // Every event of the batch acknowledged before the checkpoint goes in and the commit.
-    await batch.inflight;
+    // Bounded memory: one batch commits, one more may wait behind it, the next one fills.
+    while (this.commits.length >= 2) await this.commits[0];
     if (this.failure !== undefined) throw this.failure;
-    await this.failpoint(CAPTURE_FAILPOINTS.beforeCheckpoint);
-    await transaction.send([
+
+    const records = [
+      ...batch.pending,
       checkpointRecord(this.options.checkpointTopic, last, this.options.clock.now()),
-    ]);
-    await this.failpoint(CAPTURE_FAILPOINTS.beforeCommit);
+    ];
+    const ops = batch.pendingOps;
+    batch.pending = [];
+    batch.pendingOps = [];
+    batch.pendingBytes = 0;
+    const previous = this.committing;
     this.track(
-      transaction.commit().then(
-        async () => {
-          await this.failpoint(CAPTURE_FAILPOINTS.afterCommit);
-          this.committed(batch, last, started);
-        },
-        (e: unknown) => this.fail(e),
-      ),
+      (async () => {
+        // One Kafka transaction at a time per producer: the previous batch's commit first.
+        await previous;
+        if (this.failure !== undefined) return;
+        const first = batch.transaction === undefined;
+        const transaction = (batch.transaction ??= await this.options.producer.begin());
+        // The events of the batch's earlier chunk acknowledged before the last one goes.
+        await batch.inflight;
+        if (this.failure !== undefined) return;
+        if (first) await this.failpoint(CAPTURE_FAILPOINTS.beforeFirstSend);
+        await this.failpoint(CAPTURE_FAILPOINTS.beforeCheckpoint);
+        await transaction.send(records);
+        for (const op of ops) this.options.metrics.events.inc({ op });
+        await this.failpoint(CAPTURE_FAILPOINTS.beforeCommit);
+        await transaction.commit();
+        await this.failpoint(CAPTURE_FAILPOINTS.afterCommit);
+        this.committed(batch, last, started);
+      })().catch((e: unknown) => this.fail(e)),
     );
   }
 
-  /** Remembers a commit in flight until it settles. */
+  /** Remembers a batch's commit until it settles (it never rejects: failures go to fail()). */
   private track(commit: Promise<void>): void {
     const tracked: Promise<void> = commit.finally(() => {
+      const index = this.commits.indexOf(tracked);
+      if (index >= 0) void this.commits.splice(index, 1);
       if (this.committing === tracked) this.committing = undefined;
     });
+    this.commits.push(tracked);
     this.committing = tracked;
   }
 
