@@ -93,7 +93,9 @@ async function lagOf(deps: ApiDeps, tenant: string, now: Date): Promise<Lag> {
         5000,
         'reading the capture checkpoint',
       ).catch(() => undefined);
-      if (checkpoint !== undefined)
+      // A checkpoint with no transaction yet (commit time 0: where a slot's first session
+      // started) says nothing of how far behind capture is.
+      if (checkpoint !== undefined && checkpoint.commitTimeUs > 0n)
         captureSecondsBehind = Math.max(
           0,
           (now.getTime() - Number(checkpoint.commitTimeUs / 1000n)) / 1000,
