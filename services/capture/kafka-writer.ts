@@ -42,6 +42,8 @@ export const CLAIM_CHECK_BYTES = TXLOG_MAX_MESSAGE_BYTES / 2;
 export interface WriterOptions {
   readonly producer: TransactionalProducer;
   readonly txlogTopic: string;
+  /** Partitions of the txlog topic: each event goes to partitionForKey(tenant) of them. */
+  readonly txlogPartitions: number;
   readonly checkpointTopic: string;
   readonly slot: string;
   readonly lingerMs: number;
@@ -91,7 +93,7 @@ export class TxlogWriter {
   private failure: Error | undefined;
 
   constructor(private readonly options: WriterOptions) {
-    this.records = new TxlogRecords(options.txlogTopic);
+    this.records = new TxlogRecords(options.txlogTopic, options.txlogPartitions);
   }
 
   /**

@@ -10,7 +10,7 @@ import type { KafkaClientOptions, KafkaPort } from './port.js';
 
 export type * from './port.js';
 export { DEFAULT_OPERATION_TIMEOUT_MS, withDeadline } from './deadline.js';
-export { murmur2, partitionForKey } from './partitioner.js';
+export { explicitPartition, murmur2, partitionForKey } from './partitioner.js';
 
 /** Creates the port. Nothing connects until a client is asked for. */
 export function createKafka(options: KafkaClientOptions): KafkaPort {

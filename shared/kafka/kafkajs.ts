@@ -8,11 +8,11 @@ import { randomUUID } from 'node:crypto';
 import {
   type Admin,
   type Consumer,
+  type ICustomPartitioner,
   type IHeaders,
   Kafka,
   logLevel as KafkaLogLevel,
   type LogEntry,
-  Partitioners,
   type Producer,
   type Transaction,
 } from 'kafkajs';
@@ -23,6 +23,7 @@ import { retry } from '../retry.js';
 
 import { withDeadline } from './deadline.js';
 import { cannotReach, kafkaError } from './failure.js';
+import { explicitPartition } from './partitioner.js';
 import type {
   ConsumerOptions,
   IncomingRecord,
@@ -85,6 +86,7 @@ function headersOf(record: OutgoingRecord): IHeaders | undefined {
   return { ...record.headers };
 }
 
+/** kafkajs's sendBatch payload: records by topic, each with its explicit partition. */
 function groupByTopic(records: readonly OutgoingRecord[]) {
   const byTopic = new Map<string, OutgoingRecord[]>();
   for (const record of records) {
@@ -98,7 +100,7 @@ function groupByTopic(records: readonly OutgoingRecord[]) {
       key: r.key,
       value: r.value,
       headers: headersOf(r),
-      ...(r.partition === undefined ? {} : { partition: r.partition }),
+      partition: explicitPartition(r),
       ...(r.timestampMs === undefined ? {} : { timestamp: String(r.timestampMs) }),
     })),
   }));
@@ -205,6 +207,19 @@ function wrapProducer(producer: Producer, timeoutMs: number): TransactionalProdu
       withDeadline('a disconnect', timeoutMs, producer.disconnect()).catch(() => undefined),
   };
 }
+
+/**
+ * kafkajs asks its partitioner about every record, explicit partition or not; this one
+ * answers with the record's own partition (set by explicitPartition) and never picks one.
+ */
+const ownPartition: ICustomPartitioner =
+  () =>
+  ({ topic, message }) => {
+    if (message.partition === undefined) {
+      throw new BacktrackError('INTERNAL', `kafkajs was asked to pick a partition of ${topic}`);
+    }
+    return message.partition;
+  };
 
 /** kafkajs sets `fetchedOffset` on every batch; its type declarations omit it. */
 function fetchedOffsetOf(batch: { firstOffset(): string | null }): bigint {
@@ -470,9 +485,7 @@ export function createKafkajs(options: KafkaClientOptions, timeoutMs: number): K
     transactionalProducer: async ({ transactionalId, transactionTimeoutMs }) => {
       const producer = await connected(
         kafka.producer({
-          // murmur2 on the key, as the Java client: a tenant lands on the same partition
-          // whichever client wrote it.
-          createPartitioner: Partitioners.DefaultPartitioner,
+          createPartitioner: ownPartition,
           transactionalId,
           idempotent: true,
           maxInFlightRequests: 1,

@@ -43,7 +43,11 @@ export interface OutgoingRecord {
   readonly key: string | Buffer | null;
   readonly value: Buffer | null;
   readonly headers?: Readonly<Record<string, string | Buffer>>;
-  /** Explicit partition; otherwise the default partitioner hashes the key (murmur2). */
+  /**
+   * The partition, always explicit: the producers refuse a record without one (no client
+   * picks a partition here). For keyed topics it is `partitionForKey(key, partitions)`, the
+   * Java client's murmur2, which the snapshotter and restore-points compute the same way.
+   */
   readonly partition?: number;
   readonly timestampMs?: number;
 }
