@@ -1,7 +1,8 @@
 /**
- * The deadline of a producer operation. The client's promises can stay pending forever
- * after a broker restart; the caller then replaces the producer (which fences this one), so
- * giving up on it loses nothing.
+ * The deadline of a producer operation. The clients' promises can stay pending for a long
+ * time when a broker goes away (librdkafka retries internally until its own timeouts; kafkajs
+ * sometimes never settles); the caller then replaces the producer, which fences this one,
+ * so giving up on it loses nothing.
  */
 import { BacktrackError } from '../errors.js';
 

@@ -1,7 +1,8 @@
 /**
- * The kafkajs adapter of the port: admin, read_committed consumers, partition ranges and the
- * transactional producer. kafkajs 2.2.4 is unmaintained since 2023 but fine with Kafka 3.9
- * and 4.x.
+ * The kafkajs adapter of the port: admin, read_committed consumers, partition ranges, and a
+ * transactional producer kept only to compare it with the native one (`npm run
+ * bench:produce`; the port's producer is librdkafka.ts). kafkajs 2.2.4 is unmaintained since
+ * 2023 but fine with Kafka 3.9 and 4.x for what it still does here.
  */
 import { randomUUID } from 'node:crypto';
 
@@ -456,6 +457,7 @@ export interface KafkajsClients {
     options?: ReadRangeOptions,
   ): Promise<void>;
   consumer(options: ConsumerOptions): Promise<KafkaConsumer>;
+  /** For comparisons only; the port's producer is the native one. */
   transactionalProducer(options: TransactionalProducerOptions): Promise<TransactionalProducer>;
 }
 

@@ -1,7 +1,8 @@
 /**
  * The narrow port to Kafka: what the services may ask of it, in their own types, with no
- * vendor type in sight. Adapter: `kafkajs.ts`. Offsets are bigints; keys and values are
- * Buffers; consumers read committed data only.
+ * vendor type in sight. Adapters: `librdkafka.ts` (the transactional producer, on
+ * @confluentinc/kafka-javascript's native API) and `kafkajs.ts` (admin, consumers, ranges).
+ * Offsets are bigints; keys and values are Buffers; consumers read committed data only.
  */
 import type { Logger } from '../logging.js';
 
@@ -15,11 +16,19 @@ export interface KafkaClientOptions {
   /** Retries kafkajs makes inside one call before it gives up (its own backoff). */
   readonly retries?: number;
   /**
-   * Longest a transactional producer operation (begin, send, commit, abort) may take
-   * before it fails as KAFKA_UNAVAILABLE (ms; 60 s by default, the transaction timeout).
+   * Longest a transactional producer operation (start, begin, send, commit, abort,
+   * disconnect) may take before it fails as KAFKA_UNAVAILABLE (ms; 60 s by default).
    */
   readonly operationTimeoutMs?: number;
+  /**
+   * The client behind {@link KafkaPort.transactionalProducer}: `librdkafka` (the default)
+   * or `kafkajs`, kept only to compare the two (`npm run bench:produce`) until kafkajs goes.
+   */
+  readonly producerClient?: ProducerClient;
 }
+
+/** The clients a transactional producer can run on. */
+export type ProducerClient = 'librdkafka' | 'kafkajs';
 
 /** A topic to create. */
 export interface TopicSpec {
@@ -125,6 +134,10 @@ export interface KafkaAdmin {
 
 /** An open Kafka transaction. Its records become visible to read_committed consumers together at commit. */
 export interface KafkaTransaction {
+  /**
+   * Produces `records` into the transaction; resolves once the broker acknowledged every
+   * one of them (acks=all), rejects when any of them failed.
+   */
   send(records: readonly OutgoingRecord[]): Promise<void>;
   commit(): Promise<void>;
   abort(): Promise<void>;
@@ -134,9 +147,16 @@ export interface KafkaTransaction {
  * An idempotent, transactional producer. One transaction at a time. Creating it fences any
  * older producer with the same transactional id: the broker aborts that producer's open
  * transaction before this one is returned, so read_committed readers are not held back by it.
+ * Every operation is bounded by the port's operation deadline and fails as retriable
+ * KAFKA_UNAVAILABLE past it (or as KAFKA_REFUSED when retrying cannot help).
+ *
+ * After any failure, abort the transaction and replace the producer rather than begin
+ * another: after a record the broker refused (say, too large), librdkafka 2.15 fails the
+ * next transaction of the same producer once more (a gap in its idempotent sequence).
  */
 export interface TransactionalProducer {
   begin(): Promise<KafkaTransaction>;
+  /** Lets the producer go; never takes longer than the operation deadline. */
   disconnect(): Promise<void>;
 }
 
