@@ -31,12 +31,12 @@ import type {
   KafkaAdmin,
   KafkaClientOptions,
   KafkaConsumer,
-  KafkaTransaction,
   OutgoingRecord,
   PartitionRange,
   ReadRangeOptions,
   TransactionalProducer,
   TransactionalProducerOptions,
+  TransactionWithOffsets,
 } from './port.js';
 
 const LOG_METHOD = {
@@ -175,13 +175,30 @@ function wrapAdmin(admin: Admin): KafkaAdmin {
   };
 }
 
-function wrapTransaction(transaction: Transaction, timeoutMs: number): KafkaTransaction {
+function wrapTransaction(transaction: Transaction, timeoutMs: number): TransactionWithOffsets {
   return {
     send: (records) =>
       guarded('to take records into a transaction', async () => {
         if (records.length === 0) return;
         const topicMessages = groupByTopic(records);
         await withDeadline('a send', timeoutMs, transaction.sendBatch({ topicMessages, acks: -1 }));
+      }),
+    sendOffsets: (group, offsets) =>
+      guarded('to add offsets to a transaction', async () => {
+        const byTopic = new Map<string, { partition: number; offset: string }[]>();
+        for (const o of offsets) {
+          const list = byTopic.get(o.topic) ?? [];
+          list.push({ partition: o.partition, offset: o.offset.toString() });
+          byTopic.set(o.topic, list);
+        }
+        await withDeadline(
+          'a send of offsets',
+          timeoutMs,
+          transaction.sendOffsets({
+            consumerGroupId: typeof group === 'string' ? group : group.groupId,
+            topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+          }),
+        );
       }),
     commit: () =>
       guarded('to commit a transaction', () =>
@@ -194,7 +211,10 @@ function wrapTransaction(transaction: Transaction, timeoutMs: number): KafkaTran
   };
 }
 
-function wrapProducer(producer: Producer, timeoutMs: number): TransactionalProducer {
+function wrapProducer(
+  producer: Producer,
+  timeoutMs: number,
+): TransactionalProducer<TransactionWithOffsets> {
   return {
     begin: () =>
       guarded('to begin a transaction', async () =>
@@ -458,7 +478,9 @@ export interface KafkajsClients {
   ): Promise<void>;
   consumer(options: ConsumerOptions): Promise<KafkaConsumer>;
   /** For comparisons only; the port's producer is the native one. */
-  transactionalProducer(options: TransactionalProducerOptions): Promise<TransactionalProducer>;
+  transactionalProducer(
+    options: TransactionalProducerOptions,
+  ): Promise<TransactionalProducer<TransactionWithOffsets>>;
 }
 
 /** Creates the kafkajs clients. Nothing connects until a client is asked for. */

@@ -21,11 +21,12 @@ import { withDeadline } from './deadline.js';
 import { cannotReach, kafkaError, reasonOf } from './failure.js';
 import { explicitPartition } from './partitioner.js';
 import type {
+  GroupOffset,
   KafkaClientOptions,
-  KafkaTransaction,
   OutgoingRecord,
   TransactionalProducer,
   TransactionalProducerOptions,
+  TransactionWithOffsets,
 } from './port.js';
 
 /**
@@ -295,13 +296,26 @@ function headersOf(record: OutgoingRecord): RdKafka.MessageHeader[] | undefined 
   return Object.entries(record.headers).map(([name, value]) => ({ [name]: value }));
 }
 
+/** An offset as librdkafka takes it (a double); offsets past 2^53 do not occur in practice. */
+function offsetNumber(o: GroupOffset): RdKafka.TopicPartitionOffset {
+  if (o.offset < 0n || o.offset > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new BacktrackError(
+      'INTERNAL',
+      `offset ${o.offset} of ${o.topic}[${o.partition}] is out of range`,
+    );
+  }
+  return { topic: o.topic, partition: o.partition, offset: Number(o.offset) };
+}
+
 /**
  * One native transactional producer. Native calls still running are tracked so that a
  * disconnect waits for them: librdkafka's transactional calls must not race its destruction.
  */
-class NativeTransactionalProducer implements TransactionalProducer {
+class NativeTransactionalProducer implements TransactionalProducer<TransactionWithOffsets> {
   private readonly running = new Set<Promise<void>>();
   private readonly poller: Poller;
+  /** Consumers that exist only to name a group to sendOffsetsToTransaction, by group id. */
+  private readonly groups = new Map<string, Promise<RdKafka.KafkaConsumer>>();
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -316,13 +330,15 @@ class NativeTransactionalProducer implements TransactionalProducer {
     });
   }
 
-  begin(): Promise<KafkaTransaction> {
+  begin(): Promise<TransactionWithOffsets> {
     return guarded('to begin a transaction', async () => {
       await this.native('the start of a transaction', (done) =>
         this.producer.beginTransaction(done),
       );
       return {
         send: (records) => this.send(records),
+        sendOffsets: (group, offsets) =>
+          this.sendOffsets(typeof group === 'string' ? group : group.groupId, offsets),
         commit: () =>
           guarded('to commit a transaction', () =>
             this.native('a commit', (done) =>
@@ -396,6 +412,51 @@ class NativeTransactionalProducer implements TransactionalProducer {
     }
   }
 
+  private sendOffsets(groupId: string, offsets: readonly GroupOffset[]): Promise<void> {
+    return guarded(`to add offsets of group ${groupId} to a transaction`, async () => {
+      if (offsets.length === 0) return;
+      const list = offsets.map(offsetNumber);
+      await withDeadline(
+        'a send of offsets',
+        this.timeoutMs,
+        (async () => {
+          const consumer = await this.groupConsumer(groupId);
+          await this.native('a send of offsets', (done) =>
+            this.producer.sendOffsetsToTransaction(list, consumer, this.timeoutMs, done),
+          );
+        })(),
+      );
+    });
+  }
+
+  /**
+   * A connected librdkafka consumer of `groupId` that never subscribes: its group metadata
+   * is the group id with no generation and no member (what the binding can build without
+   * a member of the group), enough for the broker to commit the offsets with the transaction.
+   */
+  private groupConsumer(groupId: string): Promise<RdKafka.KafkaConsumer> {
+    let consumer = this.groups.get(groupId);
+    if (!consumer) {
+      const created = new (binding().KafkaConsumer)(
+        {
+          'metadata.broker.list': this.options.brokers.join(','),
+          'client.id': `${this.options.clientId}-offsets`,
+          'group.id': groupId,
+          'enable.auto.commit': false,
+        },
+        {},
+      );
+      routeLogs(created, this.options.log.child({ lib: 'librdkafka', group: groupId }));
+      consumer = settled((done) =>
+        created.connect({ allTopics: false, timeout: this.timeoutMs }, done),
+      ).then(() => created);
+      // A failed connection is not kept: the next send of offsets tries again.
+      consumer.catch(() => this.groups.delete(groupId));
+      this.groups.set(groupId, consumer);
+    }
+    return consumer;
+  }
+
   /** A native call under the deadline; tracked until librdkafka answers, even past it. */
   private native(
     what: string,
@@ -418,7 +479,7 @@ class NativeTransactionalProducer implements TransactionalProducer {
   }
 
   /**
-   * Destroys the client, bounded by the deadline. librdkafka's transactional calls still
+   * Destroys the clients, bounded by the deadline. librdkafka's transactional calls still
    * running are waited for first (they must not race the destruction of their handle); when
    * they outlive the deadline the caller goes on and the destruction follows them.
    */
@@ -430,9 +491,15 @@ class NativeTransactionalProducer implements TransactionalProducer {
 
   private async destroy(): Promise<void> {
     await Promise.allSettled([...this.running]);
-    await settled((done) => this.producer.disconnect(DISCONNECT_FLUSH_MS, () => done(null))).catch(
-      () => undefined,
-    );
+    const consumers = await Promise.allSettled([...this.groups.values()]);
+    await Promise.allSettled([
+      settled((done) => this.producer.disconnect(DISCONNECT_FLUSH_MS, () => done(null))),
+      ...consumers.map((c) =>
+        c.status === 'fulfilled'
+          ? settled((done) => c.value.disconnect(() => done(null)))
+          : Promise.resolve(),
+      ),
+    ]);
   }
 }
 
@@ -483,7 +550,7 @@ export async function createNativeProducer(
   options: KafkaClientOptions,
   producerOptions: TransactionalProducerOptions,
   timeoutMs: number,
-): Promise<TransactionalProducer> {
+): Promise<TransactionalProducer<TransactionWithOffsets>> {
   const config = producerConfig(options, producerOptions, timeoutMs);
   const producer = new (binding().Producer)(config.global, config.topic);
   routeLogs(

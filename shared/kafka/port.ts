@@ -16,8 +16,8 @@ export interface KafkaClientOptions {
   /** Retries kafkajs makes inside one call before it gives up (its own backoff). */
   readonly retries?: number;
   /**
-   * Longest a transactional producer operation (start, begin, send, commit, abort,
-   * disconnect) may take before it fails as KAFKA_UNAVAILABLE (ms; 60 s by default).
+   * Longest a transactional producer operation (start, begin, send, commit, abort, send of
+   * offsets, disconnect) may take before it fails as KAFKA_UNAVAILABLE (ms; 60 s by default).
    */
   readonly operationTimeoutMs?: number;
   /**
@@ -132,6 +132,23 @@ export interface KafkaAdmin {
   disconnect(): Promise<void>;
 }
 
+/** An offset a consumer group should read next on a partition. */
+export interface GroupOffset {
+  readonly topic: string;
+  readonly partition: number;
+  /** The next offset to read (one past the last record consumed), as Kafka commits it. */
+  readonly offset: bigint;
+}
+
+/**
+ * The consumer group a transaction commits offsets for. Only the group id for now: the
+ * generation and member id that let the broker fence a zombie consumer (KIP-447) come from
+ * a consumer of the same client, and the consumers of this port are kafkajs ones.
+ */
+export interface ConsumerGroupMetadata {
+  readonly groupId: string;
+}
+
 /** An open Kafka transaction. Its records become visible to read_committed consumers together at commit. */
 export interface KafkaTransaction {
   /**
@@ -141,6 +158,24 @@ export interface KafkaTransaction {
   send(records: readonly OutgoingRecord[]): Promise<void>;
   commit(): Promise<void>;
   abort(): Promise<void>;
+}
+
+/**
+ * A transaction that can also commit a consumer group's offsets, for a consume → transform
+ * → produce stream: the offsets become the group's committed offsets if and only if the
+ * transaction commits.
+ */
+export interface TransactionWithOffsets extends KafkaTransaction {
+  /**
+   * Adds the group's next offsets to the transaction. Without a generation and member id
+   * (see {@link ConsumerGroupMetadata}) the broker cannot fence a consumer that lost its
+   * partitions; until the consumers move to librdkafka, a stream keeps one transactional id
+   * per input partition, so a successor fences its predecessor through the producer.
+   */
+  sendOffsets(
+    group: string | ConsumerGroupMetadata,
+    offsets: readonly GroupOffset[],
+  ): Promise<void>;
 }
 
 /**
@@ -154,8 +189,8 @@ export interface KafkaTransaction {
  * another: after a record the broker refused (say, too large), librdkafka 2.15 fails the
  * next transaction of the same producer once more (a gap in its idempotent sequence).
  */
-export interface TransactionalProducer {
-  begin(): Promise<KafkaTransaction>;
+export interface TransactionalProducer<T extends KafkaTransaction = KafkaTransaction> {
+  begin(): Promise<T>;
   /** Lets the producer go; never takes longer than the operation deadline. */
   disconnect(): Promise<void>;
 }
@@ -243,6 +278,8 @@ export interface KafkaPort {
     options?: ReadRangeOptions,
   ): Promise<void>;
   /** Resolves once the producer fenced its predecessors (see {@link TransactionalProducer}). */
-  transactionalProducer(options: TransactionalProducerOptions): Promise<TransactionalProducer>;
+  transactionalProducer(
+    options: TransactionalProducerOptions,
+  ): Promise<TransactionalProducer<TransactionWithOffsets>>;
   consumer(options: ConsumerOptions): Promise<KafkaConsumer>;
 }
