@@ -8,11 +8,14 @@ SHELL := /bin/bash
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-prerequisites: ## install PostgreSQL server binaries, Java and Maven when missing (Debian/Ubuntu)
+prerequisites: ## install PostgreSQL server binaries, Java, Maven and the native build tools when missing (Debian/Ubuntu)
 	@bash infra/prerequisites.sh
 
+# CKJS_LINKING=dynamic: the native Kafka client (@confluentinc/kafka-javascript) is compiled
+# against the system's OpenSSL and zlib instead of downloading a prebuilt binary or the
+# libraries' sources. An .npmrc cannot carry it; every `npm ci` needs it in its environment.
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	CKJS_LINKING=dynamic npm ci --no-audit --no-fund
 
 deps: prerequisites node_modules/.package-lock.json ## prerequisites and npm packages
 

@@ -28,7 +28,7 @@ const serviceBoundaries = services.map((name) => ({
 /** Vendor SDKs and the port that owns each. */
 const vendorPorts = [
   { port: 'shared/pg', regex: '^(pg|pg-logical-replication|pg-copy-streams)(/.*)?$' },
-  { port: 'shared/kafka', regex: '^kafkajs(/.*)?$' },
+  { port: 'shared/kafka', regex: '^(kafkajs|@confluentinc/kafka-javascript)(/.*)?$' },
   { port: 'shared/s3', regex: '^@aws-sdk/' },
 ];
 

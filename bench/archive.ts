@@ -179,7 +179,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < events.length; i += PER_TRANSACTION) {
       const transaction = await producer.begin();
       await transaction.send(
-        events.slice(i, i + PER_TRANSACTION).map((e) => toTxlogRecord(topic, e)),
+        events.slice(i, i + PER_TRANSACTION).map((e) => toTxlogRecord(topic, PARTITIONS, e)),
       );
       await transaction.commit();
     }

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the local stack needs when it is missing: PostgreSQL 15+ server binaries,
-# Java 17+ and Maven, from the Debian/Ubuntu packages. Node.js 20.19+ must be there already.
+# Installs what the local stack and `npm ci` need when it is missing: PostgreSQL 15+ server
+# binaries, Java 17+ and Maven, and the tools and headers that build the native Kafka client
+# (@confluentinc/kafka-javascript, compiled with CKJS_LINKING=dynamic against the system's
+# OpenSSL and zlib), from the Debian/Ubuntu packages. Node.js 20.19+ must be there already.
 set -euo pipefail
 
 need=()
@@ -31,6 +33,13 @@ java_ok() {
 }
 java_ok || need+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need+=(maven)
+
+# node-gyp's toolchain, and the headers librdkafka is linked against.
+{ command -v g++ >/dev/null && command -v make >/dev/null; } || need+=(build-essential)
+command -v python3 >/dev/null || need+=(python3)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+[[ -f /usr/include/openssl/ssl.h ]] || need+=(libssl-dev)
+[[ -f /usr/include/zlib.h ]] || need+=(zlib1g-dev)
 
 if (( ${#need[@]} == 0 )); then
   exit 0

@@ -32,6 +32,36 @@ describe('isRetriable', () => {
       false,
     ],
     [
+      'a librdkafka retriable error (a commit that timed out)',
+      Object.assign(new Error('timed out'), {
+        code: -185,
+        isFatal: false,
+        isRetriable: true,
+        isTxnRequiresAbort: false,
+      }),
+      true,
+    ],
+    [
+      'a librdkafka error that requires aborting the transaction',
+      Object.assign(new Error('message timed out'), {
+        code: -185,
+        isFatal: false,
+        isRetriable: false,
+        isTxnRequiresAbort: true,
+      }),
+      true,
+    ],
+    [
+      'a librdkafka fatal error (producer fenced)',
+      Object.assign(new Error('fenced'), {
+        code: 90,
+        isFatal: true,
+        isRetriable: false,
+        isTxnRequiresAbort: false,
+      }),
+      false,
+    ],
+    [
       'an AWS 503',
       Object.assign(new Error('slow down'), { $metadata: { httpStatusCode: 503 } }),
       true,

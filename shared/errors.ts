@@ -111,8 +111,9 @@ function field(e: object, name: string): unknown {
 
 /**
  * Whether retrying the operation that threw `e` can help: our own flag, kafkajs's
- * `retriable`, the AWS SDK's `$retryable` and 5xx, the SQLSTATE table above, and network
- * errors. Anything unknown is not retriable.
+ * `retriable`, librdkafka's `isRetriable` and `isTxnRequiresAbort` (the transaction can be
+ * tried again once aborted), the AWS SDK's `$retryable` and 5xx, the SQLSTATE table above,
+ * and network errors. Anything unknown is not retriable.
  */
 export function isRetriable(e: unknown): boolean {
   if (e instanceof BacktrackError) return e.retriable;
@@ -120,6 +121,12 @@ export function isRetriable(e: unknown): boolean {
 
   const kafkaFlag = field(e, 'retriable');
   if (typeof kafkaFlag === 'boolean') return kafkaFlag;
+
+  const librdkafkaFlag = field(e, 'isRetriable');
+  const abortFirst = field(e, 'isTxnRequiresAbort');
+  if (typeof librdkafkaFlag === 'boolean' || typeof abortFirst === 'boolean') {
+    return librdkafkaFlag === true || abortFirst === true;
+  }
 
   if (field(e, '$retryable') !== undefined) return true;
   const metadata = field(e, '$metadata');

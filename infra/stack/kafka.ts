@@ -149,7 +149,7 @@ export async function kafkaReady(bootstrap: string): Promise<void> {
     });
     try {
       const transaction = await producer.begin();
-      await transaction.send([{ topic, key: 'probe', value: Buffer.from('ok') }]);
+      await transaction.send([{ topic, key: 'probe', partition: 0, value: Buffer.from('ok') }]);
       await transaction.commit();
     } finally {
       await producer.disconnect();

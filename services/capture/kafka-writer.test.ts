@@ -131,6 +131,7 @@ function writer(
   const instance = new TxlogWriter({
     producer,
     txlogTopic: 'p.txlog',
+    txlogPartitions: 3,
     checkpointTopic: 'p.checkpoints',
     slot: 's',
     lingerMs: options.lingerMs ?? 0,

@@ -71,6 +71,8 @@ export type CaptureFailpoint = (typeof CAPTURE_FAILPOINTS)[keyof typeof CAPTURE_
 export interface WriterOptions {
   readonly producer: TransactionalProducer;
   readonly txlogTopic: string;
+  /** Partitions of the txlog topic: each event goes to partitionForKey(tenant) of them. */
+  readonly txlogPartitions: number;
   readonly checkpointTopic: string;
   readonly slot: string;
   readonly lingerMs: number;
@@ -135,7 +137,7 @@ export class TxlogWriter {
   private lastCheckpoint: Checkpoint;
 
   constructor(private readonly options: WriterOptions) {
-    this.records = new TxlogRecords(options.txlogTopic);
+    this.records = new TxlogRecords(options.txlogTopic, options.txlogPartitions);
     this.ledger = new DurabilityLedger(options.start.commitEndLsn);
     this.lastCheckpoint = options.start;
   }

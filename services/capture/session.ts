@@ -19,6 +19,7 @@ import {
   type Checkpoint,
   readCheckpoint,
 } from '../../shared/events/checkpoint.js';
+import { topicPartitionCount } from '../../shared/events/topics.js';
 import type { KafkaPort } from '../../shared/kafka/index.js';
 import type { Logger } from '../../shared/logging.js';
 import { formatLsn, type Lsn, LSN_ZERO, maxLsn } from '../../shared/lsn.js';
@@ -119,6 +120,8 @@ export async function startSession(deps: SessionDeps): Promise<Session> {
   let writer: TxlogWriter | undefined;
   try {
     const checkpoint = await readCheckpoint(deps.kafka, deps.checkpointTopic, deps.slot);
+    // The topic's own count, not the configured one: the archive and the snapshotter read it too.
+    const txlogPartitions = await topicPartitionCount(deps.kafka, deps.txlogTopic);
     const startLsn = maxLsn(
       checkpoint?.commitEndLsn ?? slot.confirmedFlushLsn,
       slot.confirmedFlushLsn,
@@ -159,6 +162,7 @@ export async function startSession(deps: SessionDeps): Promise<Session> {
     const activeWriter = new TxlogWriter({
       producer,
       txlogTopic: deps.txlogTopic,
+      txlogPartitions,
       checkpointTopic: deps.checkpointTopic,
       slot: deps.slot,
       lingerMs: deps.lingerMs,

@@ -271,20 +271,26 @@ describe('BoundedFold', () => {
     }
   });
 
-  it.each(seeds)('equals it when partitions split again, twice (seed %i)', (seed) => {
-    const w = workload(seed, 1500);
-    const expected = run(new Fold(options(w)), w);
-    const bounded = run(
-      new BoundedFold({ ...options(w), memoryBytes: 500, tempDir: spillRoot }),
-      w,
-    );
-    try {
-      expect(bounded.spillStats().partitions).toBeGreaterThan(FANOUT);
-      expect(outcome(bounded)).toEqual(outcome(expected));
-    } finally {
-      bounded.close();
-    }
-  });
+  // Spills 1,500 rows through three levels of partitions on disk: 2-3 s on an idle core,
+  // past vitest's default 5 s when the cores are shared, so it gets a bound of its own.
+  it.each(seeds)(
+    'equals it when partitions split again, twice (seed %i)',
+    { timeout: 30_000 },
+    (seed) => {
+      const w = workload(seed, 1500);
+      const expected = run(new Fold(options(w)), w);
+      const bounded = run(
+        new BoundedFold({ ...options(w), memoryBytes: 500, tempDir: spillRoot }),
+        w,
+      );
+      try {
+        expect(bounded.spillStats().partitions).toBeGreaterThan(FANOUT);
+        expect(outcome(bounded)).toEqual(outcome(expected));
+      } finally {
+        bounded.close();
+      }
+    },
+  );
 
   it('stays in memory under the budget, and writes nothing', () => {
     const w = workload(5, 300);

@@ -33,7 +33,7 @@ const checkpointJson = z.object({
   writtenAt: z.string(),
 });
 
-/** The Kafka record of a checkpoint. */
+/** The Kafka record of a checkpoint, for partition 0 of the single-partition checkpoint topic. */
 export function checkpointRecord(
   topic: string,
   checkpoint: Checkpoint,
@@ -48,7 +48,7 @@ export function checkpointRecord(
     commitTimeUs: checkpoint.commitTimeUs.toString(),
     writtenAt: writtenAt.toISOString(),
   };
-  return { topic, key: checkpoint.slot, value: Buffer.from(JSON.stringify(json)) };
+  return { topic, key: checkpoint.slot, partition: 0, value: Buffer.from(JSON.stringify(json)) };
 }
 
 /** Parses a checkpoint record's value; throws INTEGRITY_FAILED when it is not one. */

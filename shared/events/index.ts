@@ -23,8 +23,10 @@ export {
   toAvroRecord,
 } from './codec.js';
 export {
+  CHECKPOINT_PARTITIONS,
   checkpointTopic,
   checkpointTopicSpec,
+  topicPartitionCount,
   toTxlogRecord,
   TXLOG_HEADERS,
   TxlogRecords,

@@ -1,9 +1,16 @@
 /**
  * The Kafka topics of the transaction log and how each is created, and the mapping of an
- * event to its Kafka record (key = tenant, so each tenant's history is totally ordered in
- * one partition; headers for routing without decoding).
+ * event to its Kafka record: key = tenant and an explicit partition, partitionForKey(tenant),
+ * so each tenant's history is totally ordered in one partition, the one the snapshotter and
+ * restore-points compute; headers for routing without decoding.
  */
-import type { OutgoingRecord, TopicSpec } from '../kafka/index.js';
+import { BacktrackError } from '../errors.js';
+import {
+  type KafkaPort,
+  type OutgoingRecord,
+  partitionForKey,
+  type TopicSpec,
+} from '../kafka/index.js';
 import { formatLsn } from '../lsn.js';
 
 import type { ChangeEvent } from './change-event.js';
@@ -45,11 +52,35 @@ export function txlogTopicSpec(prefix: string, partitions: number): TopicSpec {
   };
 }
 
+/**
+ * The partition count of `topic` as Kafka has it: what the txlog's records are spread over.
+ * Not the configured count, which only applies when Backtrack creates the topic; the archive
+ * records and the snapshotter reads the same figure from Kafka.
+ */
+export async function topicPartitionCount(kafka: KafkaPort, topic: string): Promise<number> {
+  const admin = await kafka.admin();
+  try {
+    const partitions = (await admin.topicOffsets(topic)).length;
+    if (partitions < 1) {
+      throw new BacktrackError('KAFKA_UNAVAILABLE', `topic ${topic} has no partitions yet`, {
+        retriable: true,
+        details: { topic },
+      });
+    }
+    return partitions;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The checkpoint topic has one partition: every checkpoint record goes to partition 0. */
+export const CHECKPOINT_PARTITIONS = 1;
+
 /** How the checkpoint topic is created. */
 export function checkpointTopicSpec(prefix: string): TopicSpec {
   return {
     name: checkpointTopic(prefix),
-    partitions: 1,
+    partitions: CHECKPOINT_PARTITIONS,
     config: {
       'cleanup.policy': 'compact',
       'segment.ms': String(3600 * 1000),
@@ -58,15 +89,17 @@ export function checkpointTopicSpec(prefix: string): TopicSpec {
   };
 }
 
-/** The Kafka record of an event. */
+/** The Kafka record of an event, in a txlog topic of `partitions` partitions. */
 export function toTxlogRecord(
   topic: string,
+  partitions: number,
   event: ChangeEvent,
   value = encodeChangeEvent(event),
 ): OutgoingRecord {
   return {
     topic,
     key: event.tenant,
+    partition: partitionForKey(event.tenant, partitions),
     value,
     headers: {
       [TXLOG_HEADERS.schema]: EVENT_SCHEMA_FINGERPRINT,
@@ -87,10 +120,19 @@ export class TxlogRecords {
     (['insert', 'update', 'delete', 'truncate'] as const).map((op) => [op, Buffer.from(op)]),
   );
   private readonly tables = new Map<string, Buffer>();
+  /** partitionForKey of each tenant seen, so the key is hashed once per tenant. */
+  private readonly partitions = new Map<string, number>();
   private lastLsn: bigint | undefined;
   private lastLsnText = Buffer.alloc(0);
 
-  constructor(private readonly topic: string) {}
+  /** Records for `topic`, which has `partitionCount` partitions (see topicPartitionCount). */
+  constructor(
+    private readonly topic: string,
+    private readonly partitionCount: number,
+  ) {
+    // Fails now, not at the first record, when the count is not a partition count.
+    partitionForKey('', partitionCount);
+  }
 
   /** The Kafka record of `event` whose encoded value is `value`. */
   record(event: ChangeEvent, value: Buffer): OutgoingRecord {
@@ -100,6 +142,11 @@ export class TxlogRecords {
       tableText = Buffer.from(table);
       this.tables.set(table, tableText);
     }
+    let partition = this.partitions.get(event.tenant);
+    if (partition === undefined) {
+      partition = partitionForKey(event.tenant, this.partitionCount);
+      this.partitions.set(event.tenant, partition);
+    }
     if (event.commitLsn !== this.lastLsn) {
       this.lastLsn = event.commitLsn;
       this.lastLsnText = Buffer.from(formatLsn(event.commitLsn));
@@ -107,6 +154,7 @@ export class TxlogRecords {
     return {
       topic: this.topic,
       key: event.tenant,
+      partition,
       value,
       headers: {
         [TXLOG_HEADERS.schema]: TxlogRecords.fingerprint,

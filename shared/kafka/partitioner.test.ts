@@ -1,10 +1,12 @@
 import { Partitioners } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 
-import { murmur2, partitionForKey } from './partitioner.js';
+import { isBacktrackError } from '../errors.js';
+
+import { explicitPartition, murmur2, partitionForKey } from './partitioner.js';
 
 describe('partitionForKey', () => {
-  it('agrees with the partitioner the producer uses, for every key length and partition count', () => {
+  it('agrees with the Java-compatible partitioner of kafkajs, for every key length and partition count', () => {
     const partitioner = Partitioners.DefaultPartitioner();
     const keys = [
       '',
@@ -54,5 +56,31 @@ describe('partitionForKey', () => {
 
   it('refuses a topic without partitions', () => {
     expect(() => partitionForKey('a', 0)).toThrow(/at least one partition/);
+  });
+});
+
+describe('explicitPartition', () => {
+  const record = (partition?: number) => ({ topic: 't', key: 'k', value: null, partition });
+
+  it('passes on the partition a record names', () => {
+    expect(explicitPartition(record(0))).toBe(0);
+    expect(explicitPartition(record(11))).toBe(11);
+  });
+
+  it.each([
+    ['none', undefined],
+    ['a negative one', -1],
+    ['a fraction', 1.5],
+    ['NaN', Number.NaN],
+  ])('refuses a record with %s, naming the topic', (_, partition) => {
+    const error = (() => {
+      try {
+        return explicitPartition(record(partition));
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(isBacktrackError(error, 'INTERNAL')).toBe(true);
+    expect(String((error as Error).message)).toMatch(/topic t has no valid partition/);
   });
 });

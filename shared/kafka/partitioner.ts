@@ -1,9 +1,13 @@
 /**
- * Which partition a key lands on: murmur2 of the key's UTF-8 bytes, made positive, modulo
- * the partition count — the Java client's default partitioner, which the transactional
- * producer of this port uses (kafkajs `Partitioners.DefaultPartitioner`). The archive and
- * the snapshotter use it to find a tenant's partition without asking Kafka.
+ * Which partition a record goes to. Every record of this port names its partition; no client
+ * partitioner is ever used. A keyed record's partition is murmur2 of the key's UTF-8 bytes,
+ * made positive, modulo the partition count — the Java client's default partitioner — so a
+ * tenant lands on the same partition whoever computes it: the capture when it writes, the
+ * archive and the snapshotter when they look for a tenant without asking Kafka.
  */
+import { BacktrackError } from '../errors.js';
+
+import type { OutgoingRecord } from './port.js';
 
 const SEED = 0x9747b28c;
 const M = 0x5bd1e995;
@@ -44,4 +48,20 @@ export function partitionForKey(key: string, partitions: number): number {
     throw new RangeError(`a topic has at least one partition, not ${partitions}`);
   }
   return (murmur2(Buffer.from(key, 'utf8')) & 0x7fffffff) % partitions;
+}
+
+/**
+ * The partition `record` names; refuses a record without one, so that no client default
+ * partitioner (whose choice may differ from {@link partitionForKey}) ever places a record.
+ */
+export function explicitPartition(record: OutgoingRecord): number {
+  const { partition } = record;
+  if (partition === undefined || !Number.isInteger(partition) || partition < 0) {
+    throw new BacktrackError(
+      'INTERNAL',
+      `a record for topic ${record.topic} has no valid partition (${String(partition)}): every record names its partition, partitionForKey(key, partitions) for a keyed topic`,
+      { details: { topic: record.topic, partition } },
+    );
+  }
+  return partition;
 }

@@ -157,8 +157,10 @@ describe('capture: slot safety', () => {
           });
           const events = await readTxlog(kafka, topicPrefix);
           expect(exactlyOnceProblems(events, outcome)).toEqual([]);
-          // The outage ended sessions; capture restarted them from the checkpoint by itself.
-          expect((await capture.metrics.restarts.get()).values[0]?.value).toBeGreaterThan(0);
+          // Capture streams again by itself. Whether a session ended on the way is up to the
+          // client: librdkafka retries the send or commit in flight until the broker is back,
+          // so an outage shorter than the operation deadline (60 s) ends no session, where
+          // kafkajs failed it at once and capture restarted from the checkpoint.
           expect(capture.phase()).toBe('streaming');
 
           // During the outage the slot confirmed only positions whose transactions were

@@ -2,7 +2,7 @@
  * Kafka through our port: an idempotent transactional producer commits one batch and
  * aborts another; a read_committed consumer sees exactly the committed records.
  */
-import type { IncomingRecord } from '../../../shared/kafka/index.js';
+import { type IncomingRecord, partitionForKey } from '../../../shared/kafka/index.js';
 import { describe, expect, test } from '../../support/fixtures.js';
 import { waitFor } from '../../support/wait-for.js';
 
@@ -26,6 +26,7 @@ describe('kafka smoke', () => {
     const record = (key: string, value: string) => ({
       topic,
       key,
+      partition: partitionForKey(key, 2),
       value: Buffer.from(value),
       headers: { op: 'c' },
     });

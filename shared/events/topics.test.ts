@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+
+import { partitionForKey } from '../kafka/partitioner.js';
+import { lsnFromBigInt } from '../lsn.js';
+
+import { type ChangeEvent, relationVersionOf } from './change-event.js';
+import { checkpointRecord } from './checkpoint.js';
+import { toTxlogRecord, TXLOG_HEADERS, TxlogRecords } from './topics.js';
+
+const columns = [{ name: 'id', typeOid: 23, typeName: 'integer', typeMod: -1, primaryKey: true }];
+
+function event(tenant: string, commitLsn = 100n): ChangeEvent {
+  return {
+    tenant,
+    schema: 'app',
+    table: 't',
+    op: 'insert',
+    relation: { oid: 1, version: relationVersionOf('app', 't', columns), columns },
+    before: null,
+    after: [{ kind: 'text', text: '1' }],
+    truncate: null,
+    xid: 1,
+    commitLsn: lsnFromBigInt(commitLsn),
+    eventLsn: lsnFromBigInt(commitLsn),
+    commitTimeUs: 0n,
+    sequence: 0,
+    origin: null,
+    claim: null,
+  };
+}
+
+describe('txlog records', () => {
+  const tenants = ['acme', 'globex', 'tenant-42', '_global', '_all', 'café'];
+
+  it('go to the partition of their tenant, as the snapshotter computes it', () => {
+    const records = new TxlogRecords('p.txlog', 12);
+    for (const tenant of tenants) {
+      const record = records.record(event(tenant), Buffer.from('v'));
+      expect(record.key).toBe(tenant);
+      expect(record.partition).toBe(partitionForKey(tenant, 12));
+      expect(toTxlogRecord('p.txlog', 12, event(tenant)).partition).toBe(
+        partitionForKey(tenant, 12),
+      );
+    }
+  });
+
+  it('carry the txlog headers', () => {
+    const record = new TxlogRecords('p.txlog', 3).record(
+      event('acme', 0x1_0000_0010n),
+      Buffer.from('v'),
+    );
+    expect(Object.keys(record.headers ?? {}).sort()).toEqual(Object.values(TXLOG_HEADERS).sort());
+    expect(record.headers?.[TXLOG_HEADERS.commitLsn]?.toString()).toBe('1/10');
+  });
+
+  it('need a partition count', () => {
+    expect(() => new TxlogRecords('p.txlog', 0)).toThrow(/at least one partition/);
+  });
+});
+
+describe('checkpoint records', () => {
+  it('go to partition 0 of the checkpoint topic', () => {
+    const checkpoint = {
+      slot: 's',
+      commitEndLsn: lsnFromBigInt(2n),
+      commitLsn: lsnFromBigInt(1n),
+      xid: 1,
+      commitTimeUs: 0n,
+    };
+    expect(checkpointRecord('p.checkpoints', checkpoint, new Date(0)).partition).toBe(0);
+  });
+});
