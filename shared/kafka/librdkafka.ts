@@ -559,16 +559,18 @@ export async function createNativeProducer(
   );
   const startedMs = Date.now();
   const remaining = () => Math.max(1, timeoutMs - (Date.now() - startedMs));
+  const connecting = settled((done) =>
+    producer.connect({ allTopics: false, timeout: remaining() }, (err) => done(err)),
+  );
   try {
-    await withDeadline(
-      'a new producer',
-      timeoutMs,
-      settled((done) =>
-        producer.connect({ allTopics: false, timeout: remaining() }, (err) => done(err)),
-      ),
-    );
+    await withDeadline('a new producer', timeoutMs, connecting);
   } catch (e) {
-    // A failed connect leaves librdkafka disconnected already.
+    // A failed connect leaves librdkafka disconnected already; one that succeeds after the
+    // deadline would leave a connected client nobody owns, so it is disconnected then.
+    void connecting.then(
+      () => producer.disconnect(DISCONNECT_FLUSH_MS, () => undefined),
+      () => undefined,
+    );
     throw cannotReach(options.brokers, e);
   }
   const wrapped = new NativeTransactionalProducer(producer, options, timeoutMs);
