@@ -7,12 +7,15 @@
  *      then a multi-tenant workload runs with neither attached: small transactions from
  *      several clients plus one large transaction.
  *   2. pg_recvlogical decodes that WAL (pgoutput, same publication) to /dev/null; timed.
- *   3. `backtrack capture` (its own process) captures the same WAL into Kafka; timed until
- *      the checkpoint passes the last transaction; RSS sampled throughout.
+ *   3. `backtrack capture` (its own process, the compiled CLI as installed: `npm run build`
+ *      runs first) captures the same WAL into Kafka; timed until the checkpoint passes the
+ *      last transaction; RSS and CPU time sampled throughout, and where the replication
+ *      stream waited for Kafka read from capture's own metrics.
  *   4. With capture caught up, transactions are offered at a fixed rate and a read_committed
  *      consumer notes when each one becomes visible.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
 import { REPO_ROOT } from '../infra/stack/paths.js';
@@ -72,22 +75,47 @@ async function workload(pool: PgPool, table: string): Promise<number> {
   return events + LARGE_ROWS;
 }
 
+/** CPU time (user + system, all threads) the process has used so far, in seconds. */
+function cpuSeconds(pid: number): number {
+  const stat = spawnSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8' }).stdout;
+  // Fields after the command name (which is in parentheses): utime and stime are 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const hz = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+  return Number.isFinite(ticks) ? ticks / hz : Number.NaN;
+}
+
 function residentBytes(pid: number): number {
   const status = spawnSync('cat', [`/proc/${pid}/status`], { encoding: 'utf8' }).stdout;
   const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
   return kb ? Number(kb) * 1024 : 0;
 }
 
-/** The capture's backtrack_capture_last_committed_lsn gauge, undefined until it answers. */
-async function lastCommittedLsn(port: number): Promise<number | undefined> {
+/** The capture's metrics page, undefined until it answers. */
+async function metricsText(port: number): Promise<string | undefined> {
   try {
     const response = await fetch(`http://127.0.0.1:${port}/metrics`);
-    const text = await response.text();
-    const value = /^backtrack_capture_last_committed_lsn (\S+)$/m.exec(text)?.[1];
-    return value === undefined ? undefined : Number(value);
+    return await response.text();
   } catch {
     return undefined;
   }
+}
+
+/** The capture's backtrack_capture_last_committed_lsn gauge, undefined until it answers. */
+async function lastCommittedLsn(port: number): Promise<number | undefined> {
+  const text = await metricsText(port);
+  const value = text && /^backtrack_capture_last_committed_lsn (\S+)$/m.exec(text)?.[1];
+  return value ? Number(value) : undefined;
+}
+
+/** Seconds the replication stream waited for Kafka, by what it waited for. */
+function heldSeconds(text: string | undefined): string {
+  const held = [
+    ...(text ?? '').matchAll(/^backtrack_capture_stream_held_seconds_total\{on="(\w+)"\} (\S+)$/gm),
+  ];
+  return held.length === 0
+    ? 'never'
+    : held.map(([, on, seconds]) => `${fmt(Number(seconds), 2)} s on ${on}`).join(', ');
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -164,7 +192,14 @@ async function main(): Promise<void> {
     if (recv.status !== 0) throw new Error(`pg_recvlogical failed: ${recv.stderr}`);
     const recvSeconds = (Date.now() - started) / 1000;
 
-    // 3. backtrack capture over the same WAL.
+    // 3. backtrack capture over the same WAL, compiled as it is installed.
+    started = Date.now();
+    const build = spawnSync('npm', ['run', '--silent', 'build'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    });
+    if (build.status !== 0) throw new Error(`npm run build failed: ${build.stdout}${build.stderr}`);
+    out(`compiled in ${fmt((Date.now() - started) / 1000, 1)} s (npm run build)`);
     const env: Record<string, string> = {};
     for (const [name, value] of Object.entries(process.env))
       if (value !== undefined && !name.startsWith('BACKTRACK_')) env[name] = value;
@@ -180,15 +215,11 @@ async function main(): Promise<void> {
     const profile = process.env.BENCH_PROFILE
       ? [`--cpu-prof`, `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
       : [];
-    const capture = spawn(
-      process.execPath,
-      [...profile, '--import', 'tsx', 'services/cli/main.ts', 'capture'],
-      {
-        cwd: REPO_ROOT,
-        env,
-        stdio: ['ignore', 'ignore', 'inherit'],
-      },
-    );
+    const capture = spawn(process.execPath, [...profile, 'bin/backtrack.js', 'capture'], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     let peak = 0;
     const sampler = setInterval(() => {
       if (capture.pid) peak = Math.max(peak, residentBytes(capture.pid));
@@ -203,6 +234,8 @@ async function main(): Promise<void> {
     if (!checkpoint || checkpoint.commitEndLsn < end)
       throw new Error('the checkpoint in Kafka disagrees with the gauge');
     const captureSeconds = (Date.now() - started) / 1000;
+    const captureCpu = capture.pid ? cpuSeconds(capture.pid) : Number.NaN;
+    const held = heldSeconds(await metricsText(metricsPort));
     const total = events + 1;
     const recvRate = total / recvSeconds;
     const captureRate = total / captureSeconds;
@@ -217,6 +250,10 @@ async function main(): Promise<void> {
     out(
       `ratio capture / pg_recvlogical: ${fmt(captureRate / recvRate, 2)}   (goal ≥ 0.50; capture includes process start-up and Kafka commits)`,
     );
+    out(
+      `capture CPU: ${fmt(captureCpu, 2)} s (${fmt((captureCpu * 1e6) / total, 1)} µs per event, all threads, start-up included); machine cores: ${availableParallelism()}`,
+    );
+    out(`replication stream held for Kafka: ${held}`);
 
     // 4. Latency at a fixed offered rate, capture caught up.
     const latencies: number[] = [];

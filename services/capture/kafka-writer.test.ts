@@ -209,8 +209,42 @@ describe('TxlogWriter', () => {
     expect(durable).toEqual([108n]);
   });
 
+  it('group-commits: while a commit is in flight the lingered batch fills, and commits when it lands', async () => {
+    const { producer, durable, writer: w } = writer();
+    const end = async (lsn: bigint): Promise<void> => {
+      await w.beginTransaction();
+      await w.add(event(lsn, 0));
+      await w.endTransaction(done(lsn + 8n));
+    };
+    await end(100n);
+    // lingerMs 0: each transaction has lingered long enough, but one commit is in flight.
+    await end(200n);
+    await end(300n);
+    await settle();
+    expect(producer.log.filter((l) => l.startsWith('begin'))).toEqual(['begin 1']);
+    producer.sends[0]?.done.resolve();
+    await settle();
+    producer.commits[0]?.resolve();
+    await settle();
+    // The two transactions that arrived meanwhile go into one Kafka transaction, at once.
+    expect(durable).toEqual([108n]);
+    expect(producer.log.filter((l) => l.startsWith('begin'))).toEqual(['begin 1', 'begin 2']);
+    expect(producer.sends[1]?.records.map((r) => r.topic)).toEqual([
+      'p.txlog',
+      'p.txlog',
+      'p.checkpoints',
+    ]);
+    producer.sends[1]?.done.resolve();
+    await settle();
+    producer.commits[1]?.resolve();
+    await settle();
+    expect(durable).toEqual([108n, 308n]);
+    expect(w.idle()).toBe(true);
+  });
+
   it('lets at most two closed batches wait for Kafka before it holds the stream', async () => {
-    const { producer, writer: w } = writer();
+    // One Postgres transaction per batch: each one closes its batch whatever is in flight.
+    const { producer, writer: w } = writer({ maxBatchTransactions: 1 });
     const end = async (lsn: bigint): Promise<void> => {
       await w.beginTransaction();
       await w.add(event(lsn, 0));

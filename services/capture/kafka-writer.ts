@@ -27,6 +27,7 @@ import { BacktrackError } from '../../shared/errors.js';
 import { type Checkpoint, checkpointRecord } from '../../shared/events/checkpoint.js';
 import {
   type ChangeEvent,
+  type ChangeOp,
   encodeChangeEvent,
   TxlogRecords,
   TXLOG_MAX_MESSAGE_BYTES,
@@ -108,7 +109,8 @@ interface Batch {
   /** Opened lazily, when the first chunk is sent (after the previous batch committed). */
   transaction: KafkaTransaction | undefined;
   pending: OutgoingRecord[];
-  pendingOps: string[];
+  /** Events pending, by operation (counted once per chunk, not per event). */
+  pendingOps: Map<ChangeOp, number>;
   pendingBytes: number;
   /** Records sent or pending in this batch. */
   records: number;
@@ -192,7 +194,7 @@ export class TxlogWriter {
       let value = encodeChangeEvent(event);
       if (value.length > CLAIM_CHECK_BYTES) value = await this.claimCheck(event, value);
       batch.pending.push(this.records.record(event, value));
-      batch.pendingOps.push(event.op);
+      batch.pendingOps.set(event.op, (batch.pendingOps.get(event.op) ?? 0) + 1);
       batch.pendingBytes += value.length;
       batch.records += 1;
       this.options.metrics.bytes.inc(value.length);
@@ -211,12 +213,13 @@ export class TxlogWriter {
       const batch = this.openBatch();
       batch.completed.push(done);
       const age = this.options.clock.nowMs() - batch.startedMs;
-      if (
-        batch.completed.length >= this.options.maxBatchTransactions ||
-        batch.pendingBytes >= this.options.chunkBytes ||
-        age >= this.options.lingerMs
-      ) {
+      if (batch.completed.length >= this.options.maxBatchTransactions) {
         await this.commitBatch();
+      } else if (age >= this.options.lingerMs) {
+        // Group commit: while a commit is in flight the batch goes on filling (its Kafka
+        // transaction cannot begin before that commit anyway), and it commits as soon as
+        // that commit lands (track), so each commit carries what arrived during the last.
+        if (this.commits.length === 0) await this.commitBatch();
       } else {
         this.timer ??= setTimeout(() => this.lingerExpired(), this.options.lingerMs - age);
       }
@@ -286,7 +289,7 @@ export class TxlogWriter {
     this.batch ??= {
       transaction: undefined,
       pending: [],
-      pendingOps: [],
+      pendingOps: new Map(),
       pendingBytes: 0,
       records: 0,
       completed: [],
@@ -307,16 +310,43 @@ export class TxlogWriter {
     this.timer = undefined;
     this.lock
       .run(async () => {
-        if (this.commitReady()) await this.commitBatch();
+        // With a commit in flight, the batch commits when that one lands (track).
+        if (this.commits.length === 0 && this.commitReady()) await this.commitBatch();
       })
       .catch((e: unknown) => this.fail(e));
+  }
+
+  /** A commit landed: the batch that filled meanwhile commits now if it has lingered. */
+  private commitLanded(): void {
+    if (this.commits.length > 0 || !this.batch) return;
+    this.lock
+      .run(async () => {
+        const batch = this.batch;
+        if (
+          this.commits.length === 0 &&
+          batch &&
+          this.commitReady() &&
+          this.options.clock.nowMs() - batch.startedMs >= this.options.lingerMs
+        ) {
+          await this.commitBatch();
+        }
+      })
+      .catch((e: unknown) => this.fail(e));
+  }
+
+  /** Waits for `wait`, counting the time the caller (the replication stream) is held. */
+  private async held(on: 'commit' | 'transaction' | 'chunk', wait: Promise<void>): Promise<void> {
+    const started = this.options.clock.nowMs();
+    await wait;
+    const heldMs = this.options.clock.nowMs() - started;
+    if (heldMs > 0) this.options.metrics.heldSeconds.inc({ on }, heldMs / 1000);
   }
 
   /** The batch's Kafka transaction, begun once the previous batch has committed. */
   private async transactionOf(batch: Batch): Promise<KafkaTransaction> {
     if (!batch.transaction) {
       // One transaction at a time per producer: the previous batch's commit comes first.
-      await this.committing;
+      if (this.committing) await this.held('transaction', this.committing);
       if (this.failure !== undefined) throw this.failure;
       batch.transaction = await this.options.producer.begin();
     }
@@ -331,16 +361,16 @@ export class TxlogWriter {
     const ops = batch.pendingOps;
     const first = batch.sentChunks === 0;
     batch.pending = [];
-    batch.pendingOps = [];
+    batch.pendingOps = new Map();
     batch.pendingBytes = 0;
     batch.sentChunks += 1;
     // Bounded memory: the chunk in flight must be acknowledged before the next one goes.
-    await batch.inflight;
+    if (batch.inflight) await this.held('chunk', batch.inflight);
     if (this.failure !== undefined) throw this.failure;
     await this.failpoint(first ? CAPTURE_FAILPOINTS.beforeFirstSend : CAPTURE_FAILPOINTS.midChunk);
     batch.inflight = transaction.send(records).then(
       () => {
-        for (const op of ops) this.options.metrics.events.inc({ op });
+        for (const [op, n] of ops) this.options.metrics.events.inc({ op }, n);
       },
       (e: unknown) => this.fail(e),
     );
@@ -362,7 +392,8 @@ export class TxlogWriter {
     this.ledger.seal(last.commitEndLsn);
     const started = this.options.clock.nowMs();
     // Bounded memory: one batch commits, one more may wait behind it, the next one fills.
-    while (this.commits.length >= 2) await this.commits[0];
+    for (let oldest = this.commits[0]; this.commits.length >= 2 && oldest; oldest = this.commits[0])
+      await this.held('commit', oldest);
     if (this.failure !== undefined) throw this.failure;
 
     const records = [
@@ -371,7 +402,7 @@ export class TxlogWriter {
     ];
     const ops = batch.pendingOps;
     batch.pending = [];
-    batch.pendingOps = [];
+    batch.pendingOps = new Map();
     batch.pendingBytes = 0;
     const previous = this.committing;
     this.track(
@@ -387,7 +418,7 @@ export class TxlogWriter {
         if (first) await this.failpoint(CAPTURE_FAILPOINTS.beforeFirstSend);
         await this.failpoint(CAPTURE_FAILPOINTS.beforeCheckpoint);
         await transaction.send(records);
-        for (const op of ops) this.options.metrics.events.inc({ op });
+        for (const [op, n] of ops) this.options.metrics.events.inc({ op }, n);
         await this.failpoint(CAPTURE_FAILPOINTS.beforeCommit);
         await transaction.commit();
         await this.failpoint(CAPTURE_FAILPOINTS.afterCommit);
@@ -402,6 +433,7 @@ export class TxlogWriter {
       const index = this.commits.indexOf(tracked);
       if (index >= 0) void this.commits.splice(index, 1);
       if (this.committing === tracked) this.committing = undefined;
+      this.commitLanded();
     });
     this.commits.push(tracked);
     this.committing = tracked;

@@ -17,6 +17,7 @@ export interface CaptureMetrics {
   readonly secondsBehind: Gauge;
   readonly produceLatency: Histogram;
   readonly commitToKafkaLatency: Histogram;
+  readonly heldSeconds: Counter;
 }
 
 /** Creates the metrics in a fresh registry. */
@@ -91,6 +92,12 @@ export function createCaptureMetrics(): CaptureMetrics {
       name: 'backtrack_capture_commit_to_kafka_seconds',
       help: 'Time from a Postgres commit to the Kafka commit that holds it.',
       buckets: latencyBuckets,
+      registers: [registry],
+    }),
+    heldSeconds: new Counter({
+      name: 'backtrack_capture_stream_held_seconds_total',
+      help: 'Time the replication stream waited for Kafka, by what it waited for: "commit" (two batches already awaiting their commits), "transaction" (the previous commit, before the next Kafka transaction can begin), "chunk" (the acknowledgement of chunks in flight).',
+      labelNames: ['on'],
       registers: [registry],
     }),
   };
