@@ -15,6 +15,7 @@
  *      consumer notes when each one becomes visible.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
@@ -75,14 +76,36 @@ async function workload(pool: PgPool, table: string): Promise<number> {
   return events + LARGE_ROWS;
 }
 
-/** CPU time (user + system, all threads) the process has used so far, in seconds. */
-function cpuSeconds(pid: number): number {
-  const stat = spawnSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8' }).stdout;
-  // Fields after the command name (which is in parentheses): utime and stime are 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
+/**
+ * CPU time (user + system) the process has used so far, in seconds, by thread kind: the
+ * main (JavaScript) thread, librdkafka's threads, V8's and libuv's helpers.
+ */
+function cpuSeconds(pid: number): Map<string, number> {
   const hz = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-  return Number.isFinite(ticks) ? ticks / hz : Number.NaN;
+  const tasks = readdirSync(`/proc/${pid}/task`);
+  const byKind = new Map<string, number>();
+  for (const task of tasks) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    // Fields after the command name: utime and stime are the 14th and 15th of the line.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const seconds = (Number(fields[11]) + Number(fields[12])) / hz;
+    const kind =
+      task === String(pid)
+        ? 'main thread'
+        : name.startsWith('rdk:')
+          ? 'librdkafka'
+          : name.startsWith('libuv')
+            ? 'libuv pool'
+            : 'V8 and other';
+    byKind.set(kind, (byKind.get(kind) ?? 0) + seconds);
+  }
+  return byKind;
 }
 
 function residentBytes(pid: number): number {
@@ -106,6 +129,15 @@ async function lastCommittedLsn(port: number): Promise<number | undefined> {
   const text = await metricsText(port);
   const value = text && /^backtrack_capture_last_committed_lsn (\S+)$/m.exec(text)?.[1];
   return value ? Number(value) : undefined;
+}
+
+/** Kafka transactions committed and their mean time from the batch's close to the commit. */
+function kafkaCommits(text: string | undefined): string {
+  const value = (name: string): number =>
+    Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text ?? '')?.[1] ?? Number.NaN);
+  const count = value('backtrack_capture_kafka_commit_seconds_count');
+  const sum = value('backtrack_capture_kafka_commit_seconds_sum');
+  return `${fmt(value('backtrack_capture_kafka_transactions_total'))} Kafka transactions, ${fmt((1000 * sum) / count, 1)} ms mean from a batch's close to its commit`;
 }
 
 /** Seconds the replication stream waited for Kafka, by what it waited for. */
@@ -234,8 +266,9 @@ async function main(): Promise<void> {
     if (!checkpoint || checkpoint.commitEndLsn < end)
       throw new Error('the checkpoint in Kafka disagrees with the gauge');
     const captureSeconds = (Date.now() - started) / 1000;
-    const captureCpu = capture.pid ? cpuSeconds(capture.pid) : Number.NaN;
-    const held = heldSeconds(await metricsText(metricsPort));
+    const cpuByKind = capture.pid ? cpuSeconds(capture.pid) : new Map<string, number>();
+    const captureCpu = [...cpuByKind.values()].reduce((a, b) => a + b, 0);
+    const caughtUp = await metricsText(metricsPort);
     const total = events + 1;
     const recvRate = total / recvSeconds;
     const captureRate = total / captureSeconds;
@@ -251,26 +284,27 @@ async function main(): Promise<void> {
       `ratio capture / pg_recvlogical: ${fmt(captureRate / recvRate, 2)}   (goal ≥ 0.50; capture includes process start-up and Kafka commits)`,
     );
     out(
-      `capture CPU: ${fmt(captureCpu, 2)} s (${fmt((captureCpu * 1e6) / total, 1)} µs per event, all threads, start-up included); machine cores: ${availableParallelism()}`,
+      `capture CPU: ${fmt(captureCpu, 2)} s (${fmt((captureCpu * 1e6) / total, 1)} µs per event, all threads, start-up included; ${[...cpuByKind].map(([kind, seconds]) => `${kind} ${fmt(seconds, 2)} s`).join(', ')}); machine cores: ${availableParallelism()}`,
     );
-    out(`replication stream held for Kafka: ${held}`);
+    out(`${kafkaCommits(caughtUp)}; replication stream held for Kafka: ${heldSeconds(caughtUp)}`);
 
     // 4. Latency at a fixed offered rate, capture caught up.
-    const latencies: number[] = [];
+    // When each row was committed (the INSERT returned) and when the consumer saw it: a row
+    // can be seen before its INSERT's reply is handled here, so both are kept and paired after.
     const committedAt = new Map<string, number>();
+    const seenAt = new Map<string, number>();
     const admin = await kafka.admin();
     const positions = await admin.topicOffsets(txlogTopic(run));
     await admin.disconnect();
     const consumer = await kafka.consumer({ groupId: `${run}-latency` });
     await consumer.subscribe([txlogTopic(run)], { fromBeginning: false });
     await consumer.run((batch) => {
-      const seenAt = performance.timeOrigin + performance.now();
+      const at = performance.timeOrigin + performance.now();
       for (const record of batch.records) {
         if (!record.value) continue;
         const event = decodeChangeEvent(record.value);
         const id = event.after?.[0];
-        const at = id?.kind === 'text' ? committedAt.get(id.text) : undefined;
-        if (at !== undefined) latencies.push(seenAt - at);
+        if (id?.kind === 'text') seenAt.set(id.text, at);
       }
       return Promise.resolve();
     });
@@ -301,13 +335,23 @@ async function main(): Promise<void> {
     );
     const achieved = sent / ((Date.now() - latencyStart) / 1000);
     const deadline = Date.now() + 30_000;
-    while (latencies.length < sent && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 100));
+    const seenAll = () => [...committedAt.keys()].every((id) => seenAt.has(id));
+    while (!seenAll() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const latencyOf = (rows: [string, number][]): number[] =>
+      rows
+        .flatMap(([id, at]) => {
+          const seen = seenAt.get(id);
+          return seen === undefined ? [] : [Math.max(0, seen - at)];
+        })
+        .sort((a, b) => a - b);
+    const latencies = latencyOf([...committedAt]);
+    // The first seconds of load after an idle spell, where a cold path shows.
+    const early = latencyOf([...committedAt].filter(([, at]) => at < latencyStart + 10_000));
+    const unseen = [...committedAt.keys()].filter((id) => !seenAt.has(id));
     clearInterval(sampler);
     await consumer.disconnect();
     capture.kill('SIGTERM');
     await new Promise((r) => capture.once('exit', r));
-    latencies.sort((a, b) => a - b);
     out();
     out(
       `latency at ${fmt(OFFERED_RATE)} tx/s offered (${LATENCY_SECONDS} s, achieved ${fmt(achieved)} tx/s, ${fmt(latencies.length)}/${fmt(sent)} seen):`,
@@ -315,6 +359,13 @@ async function main(): Promise<void> {
     out(
       `  commit → visible to a read_committed consumer: p50 ${fmt(percentile(latencies, 50), 1)} ms, p99 ${fmt(percentile(latencies, 99), 1)} ms, max ${fmt(latencies.at(-1) ?? Number.NaN, 1)} ms   (goal p99 < 250 ms)`,
     );
+    out(
+      `  first 10 s: p50 ${fmt(percentile(early, 50), 1)} ms, p99 ${fmt(percentile(early, 99), 1)} ms, max ${fmt(early.at(-1) ?? Number.NaN, 1)} ms`,
+    );
+    if (unseen.length > 0)
+      out(
+        `  NOT SEEN within 30 s: ${fmt(unseen.length)} committed rows, ids ${unseen.slice(0, 10).join(', ')}`,
+      );
     out(`peak capture RSS: ${fmt(peak / 2 ** 20)} MiB`);
   } finally {
     await pool

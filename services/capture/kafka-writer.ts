@@ -6,12 +6,16 @@
  * lingered long enough, or on shutdown. Only once Kafka committed is the slot told it may
  * advance.
  *
- * Overlap, within bounds: one chunk may be in flight while the next fills, and a closed
+ * Overlap, within bounds: chunks are handed to the Kafka client without waiting for the
+ * broker (its queue is bounded, so a chunk waits only for room there), and a closed
  * batch's last chunk, checkpoint and commit go to Kafka in the background while the next
  * batch fills (its Kafka transaction begins only after that commit), so the replication
- * stream is not held for a commit. At most two closed batches wait for Kafka; past that
- * the stream waits. A failure of anything in flight surfaces at the writer's next
- * operation and through `onError`.
+ * stream is not held for a commit. Group commit: a batch that has lingered long enough
+ * still fills while the previous commit is in flight, and commits as soon as it lands, so
+ * under load each commit carries what arrived during the last one. At most two closed
+ * batches wait for Kafka; past that the stream waits. A failure of anything in flight
+ * surfaces at the writer's next operation and through `onError`; the Kafka commit waits
+ * for every record and fails if any was not delivered.
  *
  * Every public method takes the writer's lock, which the linger timer shares, so a timed
  * commit never interleaves with an event being added.
@@ -55,11 +59,11 @@ export const CLAIM_CHECK_BYTES = TXLOG_MAX_MESSAGE_BYTES / 2;
 export const CAPTURE_FAILPOINTS = {
   /** The batch's Kafka transaction has begun; its first chunk is about to go. */
   beforeFirstSend: 'capture.before-first-send',
-  /** A chunk was acknowledged and the next chunk of the same transaction is about to go. */
+  /** A chunk was handed over and the next chunk of the same transaction is about to go. */
   midChunk: 'capture.mid-chunk',
-  /** Every event of the batch was acknowledged; the checkpoint record is about to go. */
+  /** Every earlier chunk of the batch was handed over; the last, with the checkpoint, is about to go. */
   beforeCheckpoint: 'capture.before-checkpoint',
-  /** The checkpoint was acknowledged; EndTxn (the commit) is about to go. */
+  /** The checkpoint was handed over; the commit (a flush of every record, then EndTxn) is about to go. */
   beforeCommit: 'capture.before-commit',
   /** Kafka committed; the slot has not been told yet. */
   afterCommit: 'capture.after-commit',
@@ -118,7 +122,7 @@ interface Batch {
   /** Set instead of `completed` for a batch that only checkpoints an idle position. */
   idle: IdleAdvance | undefined;
   startedMs: number;
-  /** The chunk in flight, if any; settles once the broker acknowledged it. */
+  /** The chunk being handed over, if any; settles once the Kafka client holds it. */
   inflight: Promise<void> | undefined;
   /** Chunks handed to the Kafka transaction so far. */
   sentChunks: number;
@@ -353,7 +357,7 @@ export class TxlogWriter {
     return batch.transaction;
   }
 
-  /** Starts sending the batch's pending chunk once its previous chunk was acknowledged. */
+  /** Starts handing the batch's pending chunk over once its previous chunk is. */
   private async sendPending(batch: Batch): Promise<void> {
     if (batch.pending.length === 0) return;
     const transaction = await this.transactionOf(batch);
@@ -364,11 +368,11 @@ export class TxlogWriter {
     batch.pendingOps = new Map();
     batch.pendingBytes = 0;
     batch.sentChunks += 1;
-    // Bounded memory: the chunk in flight must be acknowledged before the next one goes.
+    // Bounded memory: a chunk goes once the previous one is in the client's bounded queue.
     if (batch.inflight) await this.held('chunk', batch.inflight);
     if (this.failure !== undefined) throw this.failure;
     await this.failpoint(first ? CAPTURE_FAILPOINTS.beforeFirstSend : CAPTURE_FAILPOINTS.midChunk);
-    batch.inflight = transaction.send(records).then(
+    batch.inflight = transaction.produce(records).then(
       () => {
         for (const [op, n] of ops) this.options.metrics.events.inc({ op }, n);
       },
@@ -412,14 +416,15 @@ export class TxlogWriter {
         if (this.failure !== undefined) return;
         const first = batch.transaction === undefined;
         const transaction = (batch.transaction ??= await this.options.producer.begin());
-        // The events of the batch's earlier chunk acknowledged before the last one goes.
+        // The batch's earlier chunk is handed over before the last one goes.
         await batch.inflight;
         if (this.failure !== undefined) return;
         if (first) await this.failpoint(CAPTURE_FAILPOINTS.beforeFirstSend);
         await this.failpoint(CAPTURE_FAILPOINTS.beforeCheckpoint);
-        await transaction.send(records);
+        await transaction.produce(records);
         for (const [op, n] of ops) this.options.metrics.events.inc({ op }, n);
         await this.failpoint(CAPTURE_FAILPOINTS.beforeCommit);
+        // Kafka commits only once every record of the transaction was delivered.
         await transaction.commit();
         await this.failpoint(CAPTURE_FAILPOINTS.afterCommit);
         this.committed(batch, last, started);

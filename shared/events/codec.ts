@@ -9,6 +9,7 @@ import { BacktrackError } from '../errors.js';
 import { lsnFromBigInt } from '../lsn.js';
 
 import type { ChangeEvent, ChangeOp, ColumnValue, EventColumn } from './change-event.js';
+import { writeChangeEvent } from './event-encoder.js';
 
 /** Version of the event schema; part of the Avro namespace. */
 export const EVENT_SCHEMA_VERSION = 1;
@@ -289,9 +290,13 @@ export function fromAvroRecord(decoded: unknown): ChangeEvent {
   };
 }
 
-/** Avro binary encoding of one event (no framing; the fingerprint travels in a header). */
+/**
+ * Avro binary encoding of one event (no framing; the fingerprint travels in a header), by
+ * the hand-written encoder of event-encoder.ts: the same bytes as avsc's, at a fraction of
+ * the cost.
+ */
 export function encodeChangeEvent(event: ChangeEvent): Buffer {
-  return changeEventType.toBuffer(toAvroRecord(event));
+  return writeChangeEvent(event);
 }
 
 /** Decodes one event; throws INTEGRITY_FAILED when the bytes are not a valid event. */

@@ -176,13 +176,16 @@ function wrapAdmin(admin: Admin): KafkaAdmin {
 }
 
 function wrapTransaction(transaction: Transaction, timeoutMs: number): TransactionWithOffsets {
+  const send = (records: readonly OutgoingRecord[]): Promise<void> =>
+    guarded('to take records into a transaction', async () => {
+      if (records.length === 0) return;
+      const topicMessages = groupByTopic(records);
+      await withDeadline('a send', timeoutMs, transaction.sendBatch({ topicMessages, acks: -1 }));
+    });
   return {
-    send: (records) =>
-      guarded('to take records into a transaction', async () => {
-        if (records.length === 0) return;
-        const topicMessages = groupByTopic(records);
-        await withDeadline('a send', timeoutMs, transaction.sendBatch({ topicMessages, acks: -1 }));
-      }),
+    send,
+    // kafkajs has no client-side queue: a produce is a send, acknowledged before it resolves.
+    produce: send,
     sendOffsets: (group, offsets) =>
       guarded('to add offsets to a transaction', async () => {
         const byTopic = new Map<string, { partition: number; offset: string }[]>();

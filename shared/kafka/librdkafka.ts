@@ -6,6 +6,9 @@
  *
  * - a send resolves once the broker acknowledged every record of that call: each record
  *   carries the call as its opaque, and the delivery reports (polled every few ms) count down;
+ * - a produce resolves once librdkafka holds the records (its queue is bounded, so it may
+ *   wait for room); their delivery reports keep the transaction's first failure, which the
+ *   next produce and the commit raise (librdkafka's commit fails on an undelivered record too);
  * - every operation has the port's deadline, and librdkafka gets the same timeout, so its
  *   worker thread is free again about when the caller gives up;
  * - errors are classified with librdkafka's own codes and flags (failure.ts).
@@ -45,6 +48,13 @@ const POLL_INTERVAL_MS = 2;
 
 /** How long records may wait in librdkafka before they go out, for bigger batches (ms). */
 const LINGER_MS = 5;
+
+/**
+ * Most record bytes librdkafka holds before a produce waits for room (KiB): the memory bound
+ * of a transaction streaming in faster than the broker takes it. (librdkafka's default is
+ * 1 GiB.)
+ */
+const QUEUE_MAX_KBYTES = 32 * 1024;
 
 /** How long a disconnect waits for records still queued (there are none after a commit). */
 const DISCONNECT_FLUSH_MS = 1_000;
@@ -258,6 +268,32 @@ class Delivery {
 }
 
 /**
+ * The records a transaction produced without waiting for them (produce()): their delivery
+ * reports keep the first failure, so that the next produce and the commit refuse to go on.
+ */
+class Produced {
+  failure: unknown;
+  failedAt: string | undefined;
+
+  reported(error: RdKafka.LibrdKafkaError | null, report: RdKafka.DeliveryReport): void {
+    if (error && this.failure === undefined) {
+      this.failure = error;
+      this.failedAt = `${report.topic}[${report.partition}]`;
+    }
+  }
+
+  /** Raises the first failure, if any. */
+  check(): void {
+    if (this.failure !== undefined) {
+      throw librdkafkaFailure(
+        this.failure,
+        `to deliver a record of the transaction (${this.failedAt ?? 'unknown partition'})`,
+      );
+    }
+  }
+}
+
+/**
  * Polls librdkafka every POLL_INTERVAL_MS while at least one send or native call waits on
  * it. (The binding's own setPollInterval adds a listener per call, so it is not toggled.)
  */
@@ -326,7 +362,7 @@ class NativeTransactionalProducer implements TransactionalProducer<TransactionWi
     this.poller = new Poller(producer);
     producer.on('delivery-report', (error, report) => {
       const opaque: unknown = report.opaque;
-      if (opaque instanceof Delivery) opaque.reported(error, report);
+      if (opaque instanceof Delivery || opaque instanceof Produced) opaque.reported(error, report);
     });
   }
 
@@ -335,20 +371,48 @@ class NativeTransactionalProducer implements TransactionalProducer<TransactionWi
       await this.native('the start of a transaction', (done) =>
         this.producer.beginTransaction(done),
       );
+      const produced = new Produced();
+      // Delivery reports of produced records are polled from the first produce to the end.
+      let release: (() => void) | undefined;
+      const end = () => release?.();
+      // The produces not yet finished: a commit never goes before a record still being handed over.
+      const handing = new Set<Promise<void>>();
       return {
         send: (records) => this.send(records),
+        produce: (records) => {
+          release ??= this.poller.hold();
+          const call = this.produce(records, produced);
+          handing.add(call);
+          const forget = () => handing.delete(call);
+          call.then(forget, forget);
+          return call;
+        },
         sendOffsets: (group, offsets) =>
           this.sendOffsets(typeof group === 'string' ? group : group.groupId, offsets),
         commit: () =>
-          guarded('to commit a transaction', () =>
-            this.native('a commit', (done) =>
-              this.producer.commitTransaction(this.timeoutMs, done),
-            ),
-          ),
+          guarded('to commit a transaction', async () => {
+            try {
+              await Promise.allSettled([...handing]);
+              // A record already refused: the transaction can only abort.
+              produced.check();
+              // librdkafka's commit flushes every record first and fails if any is undelivered.
+              await this.native('a commit', (done) =>
+                this.producer.commitTransaction(this.timeoutMs, done),
+              );
+            } finally {
+              end();
+            }
+          }),
         abort: () =>
-          guarded('to abort a transaction', () =>
-            this.native('an abort', (done) => this.producer.abortTransaction(this.timeoutMs, done)),
-          ),
+          guarded('to abort a transaction', async () => {
+            try {
+              await this.native('an abort', (done) =>
+                this.producer.abortTransaction(this.timeoutMs, done),
+              );
+            } finally {
+              end();
+            }
+          }),
       };
     });
   }
@@ -374,6 +438,63 @@ class NativeTransactionalProducer implements TransactionalProducer<TransactionWi
     } finally {
       delivery.abandon();
       release();
+    }
+  }
+
+  /** Hands records to librdkafka for an open transaction, without waiting for delivery. */
+  private produce(records: readonly OutgoingRecord[], produced: Produced): Promise<void> {
+    return guarded('to take records into a transaction', async () => {
+      produced.check();
+      if (records.length === 0) return;
+      // Refused before anything is produced: no record of the call goes out without one.
+      const partitions = records.map(explicitPartition);
+      const handing = { abandoned: false };
+      try {
+        await withDeadline(
+          'a produce',
+          this.timeoutMs,
+          this.handOver(records, partitions, produced, handing),
+        );
+      } finally {
+        handing.abandoned = true;
+      }
+    });
+  }
+
+  /** Produces every record, waiting for room in librdkafka's queue whenever it is full. */
+  private async handOver(
+    records: readonly OutgoingRecord[],
+    partitions: readonly number[],
+    produced: Produced,
+    handing: { abandoned: boolean },
+  ): Promise<void> {
+    const queueFull = binding().CODES.ERRORS.ERR__QUEUE_FULL;
+    for (let i = 0; i < records.length && !handing.abandoned;) {
+      const record = records[i];
+      const partition = partitions[i];
+      if (record === undefined || partition === undefined) return;
+      try {
+        this.producer.produce(
+          record.topic,
+          partition,
+          record.value,
+          record.key,
+          record.timestampMs ?? null,
+          produced,
+          headersOf(record),
+        );
+        i += 1;
+      } catch (e) {
+        if (field(e, 'code') !== queueFull) {
+          throw librdkafkaFailure(
+            e,
+            `to take a record into a transaction (${record.topic}[${partition}])`,
+          );
+        }
+        // Delivery reports free the queue within a poll or two; then carry on from here.
+        await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
+        produced.check();
+      }
     }
   }
 
@@ -519,6 +640,7 @@ function producerConfig(
       // Implied by transactional.id; stated because exactly-once rests on it.
       'enable.idempotence': true,
       'linger.ms': LINGER_MS,
+      'queue.buffering.max.kbytes': QUEUE_MAX_KBYTES,
       // CPU per record is what bounds capture; the topic stores what the producer sends.
       'compression.codec': 'none',
       'message.max.bytes': PRODUCER_MAX_MESSAGE_BYTES,

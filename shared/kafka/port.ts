@@ -156,6 +156,18 @@ export interface KafkaTransaction {
    * one of them (acks=all), rejects when any of them failed.
    */
   send(records: readonly OutgoingRecord[]): Promise<void>;
+  /**
+   * Hands `records` to the transaction without waiting for the broker: resolves once the
+   * client holds every one of them (waiting for room when its bounded queue is full), and
+   * rejects when any cannot be taken or a record handed over earlier was refused. Records
+   * go out in order per partition, as with send().
+   */
+  produce(records: readonly OutgoingRecord[]): Promise<void>;
+  /**
+   * Commits: waits for every record sent or produced into the transaction, and fails (the
+   * transaction must then be aborted) when any of them was not delivered, so nothing of a
+   * transaction with a lost record becomes visible.
+   */
   commit(): Promise<void>;
   abort(): Promise<void>;
 }

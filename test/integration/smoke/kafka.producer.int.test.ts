@@ -2,7 +2,8 @@
  * The contract of the port's transactional producer, on the real broker: records must name
  * their partition; a record the topic cannot take is refused for good; a new producer with
  * the same transactional id fences the old one and aborts its open transaction; unreachable
- * brokers fail as retriable KAFKA_UNAVAILABLE within the operation deadline.
+ * brokers fail as retriable KAFKA_UNAVAILABLE within the operation deadline; records produced
+ * without waiting are delivered by the commit, or fail it.
  */
 import { isBacktrackError, isRetriable } from '../../../shared/errors.js';
 import { createKafka, type KafkaPort } from '../../../shared/kafka/index.js';
@@ -107,6 +108,63 @@ describe('kafka transactional producer', () => {
     const offsets = await admin2.topicOffsets(topic).finally(() => admin2.disconnect());
     // Each partition holds its 50,000 records and the commit marker.
     expect(offsets.map((o) => o.high)).toEqual([50_001n, 50_001n, 50_001n]);
+  });
+
+  test('produce hands records over without waiting; the commit delivers them in order, or fails when one is refused', async ({
+    kafka,
+  }) => {
+    const topic = `${kafka.topicPrefix}.produce`;
+    // Kafka's max.message.bytes bounds a batch of records: only single small ones pass.
+    const narrow = `${kafka.topicPrefix}.produce-narrow`;
+    const admin = await kafka.port.admin();
+    await admin
+      .ensureTopic({ name: topic, partitions: 1 })
+      .then(() =>
+        admin.ensureTopic({ name: narrow, partitions: 1, config: { 'max.message.bytes': '2000' } }),
+      )
+      .finally(() => admin.disconnect());
+    const record = (value: string | Buffer, to = topic) => ({
+      topic: to,
+      key: 'k',
+      partition: 0,
+      value: Buffer.isBuffer(value) ? value : Buffer.from(value),
+    });
+    const transactionalId = `${kafka.topicPrefix}-produce`;
+
+    // More records than librdkafka's queue holds at once: the rest wait for room.
+    const values = Array.from({ length: 120_000 }, (_, i) => `v${i}`);
+    const producer = await kafka.port.transactionalProducer({ transactionalId });
+    try {
+      const transaction = await producer.begin();
+      for (let i = 0; i < values.length; i += 40_000)
+        await transaction.produce(values.slice(i, i + 40_000).map((v) => record(v)));
+      await transaction.commit();
+
+      // The broker refuses the large record only when it arrives: produce resolved already,
+      // so the commit is what must fail, and none of the transaction may become visible.
+      const doomed = await producer.begin();
+      await doomed.produce([
+        record('lost before'),
+        record(Buffer.alloc(5_000), narrow),
+        record('lost after'),
+      ]);
+      const refused = await rejection(doomed.commit());
+      expect(isBacktrackError(refused)).toBe(true);
+      expect(String((refused as Error).message)).toMatch(/MSG_SIZE_TOO_LARGE/);
+      await doomed.abort();
+    } finally {
+      await producer.disconnect();
+    }
+    const successor = await kafka.port.transactionalProducer({ transactionalId });
+    try {
+      const transaction = await successor.begin();
+      await transaction.produce([record('after')]);
+      await transaction.commit();
+    } finally {
+      await successor.disconnect();
+    }
+    expect(await committedValues(kafka.port, topic)).toEqual([...values, 'after']);
+    expect(await committedValues(kafka.port, narrow)).toEqual([]);
   });
 
   test('a new producer with the same id aborts the open transaction of the old one', async ({
