@@ -257,11 +257,15 @@ async function main(): Promise<void> {
       if (capture.pid) peak = Math.max(peak, residentBytes(capture.pid));
     }, 100);
     // Capture's own gauge of the last Kafka-committed position: cheap to poll.
+    // Ready: the session committed its starting checkpoint (the gauge leaves 0) and streams.
+    let readyMs: number | undefined;
     for (;;) {
       const committed = await lastCommittedLsn(metricsPort);
+      if (readyMs === undefined && committed !== undefined && committed > 0) readyMs = Date.now();
       if (committed !== undefined && committed >= Number(end)) break;
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, readyMs === undefined ? 10 : 50));
     }
+    const startupSeconds = ((readyMs ?? started) - started) / 1000;
     const checkpoint = await readCheckpoint(kafka, checkpointTopic(run), source.slot);
     if (!checkpoint || checkpoint.commitEndLsn < end)
       throw new Error('the checkpoint in Kafka disagrees with the gauge');
@@ -272,6 +276,7 @@ async function main(): Promise<void> {
     const total = events + 1;
     const recvRate = total / recvSeconds;
     const captureRate = total / captureSeconds;
+    const streamingRate = total / (captureSeconds - startupSeconds);
     out();
     out('                          events    seconds    events/s');
     out(
@@ -282,6 +287,9 @@ async function main(): Promise<void> {
     );
     out(
       `ratio capture / pg_recvlogical: ${fmt(captureRate / recvRate, 2)}   (goal ≥ 0.50; capture includes process start-up and Kafka commits)`,
+    );
+    out(
+      `  of which start-up (process start → first checkpoint committed) ${fmt(startupSeconds, 2)} s; streaming alone ${fmt(streamingRate)} events/s, ratio ${fmt(streamingRate / recvRate, 2)}`,
     );
     out(
       `capture CPU: ${fmt(captureCpu, 2)} s (${fmt((captureCpu * 1e6) / total, 1)} µs per event, all threads, start-up included; ${[...cpuByKind].map(([kind, seconds]) => `${kind} ${fmt(seconds, 2)} s`).join(', ')}); machine cores: ${availableParallelism()}`,

@@ -124,6 +124,8 @@ export class TxlogRecords {
   private readonly partitions = new Map<string, number>();
   private lastLsn: bigint | undefined;
   private lastLsnText = Buffer.alloc(0);
+  /** The headers of the previous record: shared by the next one when they are the same. */
+  private lastHeaders: Record<string, Buffer> | undefined;
 
   /** Records for `topic`, which has `partitionCount` partitions (see topicPartitionCount). */
   constructor(
@@ -151,17 +153,23 @@ export class TxlogRecords {
       this.lastLsn = event.commitLsn;
       this.lastLsnText = Buffer.from(formatLsn(event.commitLsn));
     }
-    return {
-      topic: this.topic,
-      key: event.tenant,
-      partition,
-      value,
-      headers: {
+    const opText = TxlogRecords.ops.get(event.op) ?? Buffer.from(event.op);
+    let headers = this.lastHeaders;
+    // Consecutive events of one transaction, table and operation share one headers object
+    // (the producer converts a headers object once, not once per record).
+    if (
+      headers?.[TXLOG_HEADERS.table] !== tableText ||
+      headers[TXLOG_HEADERS.op] !== opText ||
+      headers[TXLOG_HEADERS.commitLsn] !== this.lastLsnText
+    ) {
+      headers = Object.freeze({
         [TXLOG_HEADERS.schema]: TxlogRecords.fingerprint,
         [TXLOG_HEADERS.table]: tableText,
-        [TXLOG_HEADERS.op]: TxlogRecords.ops.get(event.op) ?? Buffer.from(event.op),
+        [TXLOG_HEADERS.op]: opText,
         [TXLOG_HEADERS.commitLsn]: this.lastLsnText,
-      },
-    };
+      });
+      this.lastHeaders = headers;
+    }
+    return { topic: this.topic, key: event.tenant, partition, value, headers };
   }
 }

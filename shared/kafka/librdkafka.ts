@@ -326,10 +326,24 @@ class Poller {
   }
 }
 
+/**
+ * Header lists already built, by the frozen headers object they came from: records may
+ * share one (as txlog records of one transaction, table and operation do).
+ */
+const headerLists = new WeakMap<object, RdKafka.MessageHeader[]>();
+
 /** librdkafka's header list: one single-entry object per header. */
 function headersOf(record: OutgoingRecord): RdKafka.MessageHeader[] | undefined {
-  if (!record.headers) return undefined;
-  return Object.entries(record.headers).map(([name, value]) => ({ [name]: value }));
+  const headers = record.headers;
+  if (!headers) return undefined;
+  // Only a frozen object cannot change between two records.
+  const shared = Object.isFrozen(headers);
+  let list = shared ? headerLists.get(headers) : undefined;
+  if (!list) {
+    list = Object.entries(headers).map(([name, value]) => ({ [name]: value }));
+    if (shared) headerLists.set(headers, list);
+  }
+  return list;
 }
 
 /** An offset as librdkafka takes it (a double); offsets past 2^53 do not occur in practice. */
