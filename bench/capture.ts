@@ -124,11 +124,28 @@ async function metricsText(port: number): Promise<string | undefined> {
   }
 }
 
+/** A label-less sample of the capture's metrics page, NaN when absent. */
+function sample(text: string | undefined, name: string): number {
+  const value = text && new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1];
+  return value ? Number(value) : Number.NaN;
+}
+
+/** The largest V8 heap and external (Buffer) memory seen, from capture's process metrics. */
+const memoryPeaks = { heap: 0, external: 0 };
+
 /** The capture's backtrack_capture_last_committed_lsn gauge, undefined until it answers. */
 async function lastCommittedLsn(port: number): Promise<number | undefined> {
   const text = await metricsText(port);
-  const value = text && /^backtrack_capture_last_committed_lsn (\S+)$/m.exec(text)?.[1];
-  return value ? Number(value) : undefined;
+  memoryPeaks.heap = Math.max(
+    memoryPeaks.heap,
+    sample(text, 'backtrack_capture_nodejs_heap_size_total_bytes') || 0,
+  );
+  memoryPeaks.external = Math.max(
+    memoryPeaks.external,
+    sample(text, 'backtrack_capture_nodejs_external_memory_bytes') || 0,
+  );
+  const value = sample(text, 'backtrack_capture_last_committed_lsn');
+  return Number.isNaN(value) ? undefined : value;
 }
 
 /** Kafka transactions committed and their mean time from the batch's close to the commit. */
@@ -374,7 +391,9 @@ async function main(): Promise<void> {
       out(
         `  NOT SEEN within 30 s: ${fmt(unseen.length)} committed rows, ids ${unseen.slice(0, 10).join(', ')}`,
       );
-    out(`peak capture RSS: ${fmt(peak / 2 ** 20)} MiB`);
+    out(
+      `peak capture RSS: ${fmt(peak / 2 ** 20)} MiB (during catch-up, V8 heap at most ${fmt(memoryPeaks.heap / 2 ** 20)} MiB and external memory ${fmt(memoryPeaks.external / 2 ** 20)} MiB; the rest is native: librdkafka, code, allocator)`,
+    );
   } finally {
     await pool
       .query(

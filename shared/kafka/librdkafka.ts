@@ -50,11 +50,13 @@ const POLL_INTERVAL_MS = 2;
 const LINGER_MS = 5;
 
 /**
- * Most record bytes librdkafka holds before a produce waits for room (KiB): the memory bound
- * of a transaction streaming in faster than the broker takes it. (librdkafka's default is
- * 1 GiB.)
+ * Most records, and record bytes (KiB), librdkafka holds before a produce waits for room: the
+ * bound of what a transaction streaming in faster than the broker takes it keeps queued
+ * (librdkafka's defaults are 100,000 records and 1 GiB). 20,000 records are 100-200 ms of
+ * the local broker's work, enough to keep it busy.
  */
-const QUEUE_MAX_KBYTES = 32 * 1024;
+const QUEUE_MAX_RECORDS = 20_000;
+const QUEUE_MAX_KBYTES = 16 * 1024;
 
 /** How long a disconnect waits for records still queued (there are none after a commit). */
 const DISCONNECT_FLUSH_MS = 1_000;
@@ -655,6 +657,7 @@ function producerConfig(
       'enable.idempotence': true,
       'linger.ms': LINGER_MS,
       'queue.buffering.max.kbytes': QUEUE_MAX_KBYTES,
+      'queue.buffering.max.messages': QUEUE_MAX_RECORDS,
       // CPU per record is what bounds capture; the topic stores what the producer sends.
       'compression.codec': 'none',
       'message.max.bytes': PRODUCER_MAX_MESSAGE_BYTES,
