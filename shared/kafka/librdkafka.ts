@@ -4,11 +4,13 @@
  * kafkajs itself. librdkafka batches, retries and keeps the idempotent sequence on its own
  * threads; this file turns its callbacks and delivery reports into the port's promises:
  *
- * - a send resolves once the broker acknowledged every record of that call: each record
- *   carries the call as its opaque, and the delivery reports (polled every few ms) count down;
+ * - only failed deliveries are reported (polled every few ms while a transaction is open),
+ *   and they fail the open transaction (one at a time per producer);
  * - a produce resolves once librdkafka holds the records (its queue is bounded, so it may
- *   wait for room); their delivery reports keep the transaction's first failure, which the
- *   next produce and the commit raise (librdkafka's commit fails on an undelivered record too);
+ *   wait for room); a failed delivery is the transaction's, raised by the next produce and
+ *   by the commit (librdkafka's commit fails on an undelivered record too);
+ * - a send is a produce and a flush: it resolves once the broker acknowledged every record,
+ *   and rejects when one of the transaction failed;
  * - every operation has the port's deadline, and librdkafka gets the same timeout, so its
  *   worker thread is free again about when the caller gives up;
  * - errors are classified with librdkafka's own codes and flags (failure.ts).
@@ -17,7 +19,7 @@ import { createRequire } from 'node:module';
 
 import type * as RdKafka from '@confluentinc/kafka-javascript';
 
-import { BacktrackError } from '../errors.js';
+import { BacktrackError, isBacktrackError } from '../errors.js';
 import type { Logger } from '../logging.js';
 
 import { withDeadline } from './deadline.js';
@@ -45,6 +47,8 @@ export const PRODUCER_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
  * producer about 4% of a core when idle (measured: 35-42 ms of CPU per second).
  */
 const POLL_INTERVAL_MS = 2;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** How long records may wait in librdkafka before they go out, for bigger batches (ms). */
 const LINGER_MS = 5;
@@ -213,65 +217,12 @@ function routeLogs(client: LogSource, log: Logger): void {
   });
 }
 
-/** The records of one send() waiting for their delivery reports. */
-class Delivery {
-  readonly done: Promise<void>;
-  /** Where the first failed record was going, for the error message. */
-  failedAt: string | undefined;
-  private pending: number;
-  private failure: unknown;
-  private over = false;
-  private resolve!: () => void;
-  private reject!: (e: Error) => void;
-
-  constructor(records: number) {
-    this.pending = records;
-    this.done = new Promise<void>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-  }
-
-  /** True once the call resolved, failed or was given up: nothing more is produced for it. */
-  get settled(): boolean {
-    return this.over;
-  }
-
-  /** The delivery report of one record of this call. */
-  reported(error: RdKafka.LibrdKafkaError | null, report: RdKafka.DeliveryReport): void {
-    if (error && this.failure === undefined) {
-      this.failure = error;
-      this.failedAt = `${report.topic}[${report.partition}]`;
-    }
-    this.pending -= 1;
-    if (this.pending === 0) this.settle();
-  }
-
-  /** The call failed before all its records were handed to librdkafka (at `where`). */
-  fail(e: unknown, where: string): void {
-    if (this.failure === undefined) {
-      this.failure = e;
-      this.failedAt = where;
-    }
-    this.settle();
-  }
-
-  /** The caller stopped waiting (deadline): records not yet produced stay so. */
-  abandon(): void {
-    this.over = true;
-  }
-
-  private settle(): void {
-    if (this.over) return;
-    this.over = true;
-    if (this.failure === undefined) this.resolve();
-    else this.reject(asError(this.failure));
-  }
-}
-
 /**
- * The records a transaction produced without waiting for them (produce()): their delivery
- * reports keep the first failure, so that the next produce and the commit refuse to go on.
+ * The failed deliveries of one transaction. The producer reports only failed deliveries
+ * (delivery.report.only.error), and records carry no opaque (the binding would keep a
+ * handle for each until its report, which a delivered record never gets): one transaction
+ * at a time per producer, so a failure is the open transaction's. The first is kept; the
+ * next produce, a send and the commit raise it.
  */
 class Produced {
   failure: unknown;
@@ -285,12 +236,9 @@ class Produced {
   }
 
   /** Raises the first failure, if any. */
-  check(): void {
+  check(what = 'to deliver a record of the transaction'): void {
     if (this.failure !== undefined) {
-      throw librdkafkaFailure(
-        this.failure,
-        `to deliver a record of the transaction (${this.failedAt ?? 'unknown partition'})`,
-      );
+      throw librdkafkaFailure(this.failure, `${what} (${this.failedAt ?? 'unknown partition'})`);
     }
   }
 }
@@ -369,6 +317,8 @@ class NativeTransactionalProducer implements TransactionalProducer<TransactionWi
   /** Consumers that exist only to name a group to sendOffsetsToTransaction, by group id. */
   private readonly groups = new Map<string, Promise<RdKafka.KafkaConsumer>>();
   private closing: Promise<void> | undefined;
+  /** The failures of the open transaction, if one is open. */
+  private open: Produced | undefined;
 
   constructor(
     private readonly producer: RdKafka.Producer,
@@ -377,8 +327,9 @@ class NativeTransactionalProducer implements TransactionalProducer<TransactionWi
   ) {
     this.poller = new Poller(producer);
     producer.on('delivery-report', (error, report) => {
-      const opaque: unknown = report.opaque;
-      if (opaque instanceof Delivery || opaque instanceof Produced) opaque.reported(error, report);
+      // After an abort or a failure the producer is replaced (see the port), so a report
+      // that arrives once no transaction is open has nobody left to fail.
+      this.open?.reported(error, report);
     });
   }
 
@@ -388,13 +339,17 @@ class NativeTransactionalProducer implements TransactionalProducer<TransactionWi
         this.producer.beginTransaction(done),
       );
       const produced = new Produced();
-      // Delivery reports of produced records are polled from the first produce to the end.
+      this.open = produced;
+      // Failed deliveries are polled for from the first produce to the end.
       let release: (() => void) | undefined;
       const end = () => release?.();
       // The produces not yet finished: a commit never goes before a record still being handed over.
       const handing = new Set<Promise<void>>();
       return {
-        send: (records) => this.send(records),
+        send: (records) => {
+          release ??= this.poller.hold();
+          return this.send(records, produced);
+        },
         produce: (records) => {
           release ??= this.poller.hold();
           const call = this.produce(records, produced);
@@ -410,13 +365,16 @@ class NativeTransactionalProducer implements TransactionalProducer<TransactionWi
             try {
               await Promise.allSettled([...handing]);
               // A record already refused: the transaction can only abort.
-              produced.check();
+              produced.check(
+                'to commit: a record was not delivered, the transaction must be aborted',
+              );
               // librdkafka's commit flushes every record first and fails if any is undelivered.
               await this.native('a commit', (done) =>
                 this.producer.commitTransaction(this.timeoutMs, done),
               );
             } finally {
               end();
+              if (this.open === produced) this.open = undefined;
             }
           }),
         abort: () =>
@@ -427,6 +385,7 @@ class NativeTransactionalProducer implements TransactionalProducer<TransactionWi
               );
             } finally {
               end();
+              if (this.open === produced) this.open = undefined;
             }
           }),
       };
@@ -438,22 +397,34 @@ class NativeTransactionalProducer implements TransactionalProducer<TransactionWi
     return this.closing;
   }
 
-  /** Resolves once the broker acknowledged every record; rejects if any delivery failed. */
-  private async send(records: readonly OutgoingRecord[]): Promise<void> {
+  /**
+   * Resolves once the broker acknowledged every record (a flush: librdkafka delivers all it
+   * holds), rejects if any record of the transaction failed.
+   */
+  private async send(records: readonly OutgoingRecord[], produced: Produced): Promise<void> {
     if (records.length === 0) return;
     // Refused before anything is produced: no record of the call goes out without one.
     const partitions = records.map(explicitPartition);
-    const delivery = new Delivery(records.length);
-    const release = this.poller.hold();
-    this.produceFrom(records, partitions, delivery, 0);
+    const handing = { abandoned: false };
     try {
-      await withDeadline('a send', this.timeoutMs, delivery.done);
+      await withDeadline(
+        'a send',
+        this.timeoutMs,
+        (async () => {
+          await this.handOver(records, partitions, produced, handing);
+          await settled((done) => this.producer.flush(this.timeoutMs, done));
+          // The flush returns before the binding hands its reports to JavaScript, which it
+          // does in the same turn of the event loop: one turn later they have been seen.
+          await new Promise(setImmediate);
+        })(),
+      );
+      produced.check('to take records into a transaction');
     } catch (e) {
-      const at = delivery.failedAt === undefined ? '' : ` (${delivery.failedAt})`;
+      if (isBacktrackError(e)) throw e;
+      const at = produced.failedAt === undefined ? '' : ` (${produced.failedAt})`;
       throw librdkafkaFailure(e, `to take records into a transaction${at}`);
     } finally {
-      delivery.abandon();
-      release();
+      handing.abandoned = true;
     }
   }
 
@@ -496,7 +467,9 @@ class NativeTransactionalProducer implements TransactionalProducer<TransactionWi
           record.value,
           record.key,
           record.timestampMs ?? null,
-          produced,
+          // No opaque: the binding would hold a handle per record until a report that a
+          // delivered record never gets (failures go to the open transaction, Produced).
+          undefined,
           headersOf(record),
         );
         i += 1;
@@ -507,44 +480,9 @@ class NativeTransactionalProducer implements TransactionalProducer<TransactionWi
             `to take a record into a transaction (${record.topic}[${partition}])`,
           );
         }
-        // Delivery reports free the queue within a poll or two; then carry on from here.
-        await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
+        // The queue frees as the broker acknowledges records; then carry on from here.
+        await sleep(POLL_INTERVAL_MS);
         produced.check();
-      }
-    }
-  }
-
-  /** Hands records from `start` on to librdkafka; waits for queue space when it is full. */
-  private produceFrom(
-    records: readonly OutgoingRecord[],
-    partitions: readonly number[],
-    delivery: Delivery,
-    start: number,
-  ): void {
-    const queueFull = binding().CODES.ERRORS.ERR__QUEUE_FULL;
-    for (let i = start; i < records.length; i++) {
-      if (delivery.settled) return;
-      const record = records[i];
-      const partition = partitions[i];
-      if (record === undefined || partition === undefined) return;
-      try {
-        this.producer.produce(
-          record.topic,
-          partition,
-          record.value,
-          record.key,
-          record.timestampMs ?? null,
-          delivery,
-          headersOf(record),
-        );
-      } catch (e) {
-        if (field(e, 'code') === queueFull) {
-          // Delivery reports free the queue within a poll or two; then carry on from here.
-          setTimeout(() => this.produceFrom(records, partitions, delivery, i), POLL_INTERVAL_MS);
-        } else {
-          delivery.fail(e, `${record.topic}[${partition}]`);
-        }
-        return;
       }
     }
   }
@@ -666,6 +604,11 @@ function producerConfig(
       // to 10 s), so a commit waiting for it resumes soon after it is back.
       'reconnect.backoff.max.ms': 2_000,
       dr_cb: true,
+      // Reports of failed deliveries only: a report per record costs the main thread a few
+      // µs, and the binding hands them over 100 per turn of the event loop, keeping the rest
+      // in native memory, so a large transaction would pile them up. Success is known from
+      // the flush (send) or the commit, which delivers every record or fails.
+      'delivery.report.only.error': true,
     },
     topic: {
       acks: -1,

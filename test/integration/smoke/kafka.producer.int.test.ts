@@ -87,7 +87,7 @@ describe('kafka transactional producer', () => {
     const topic = `${kafka.topicPrefix}.large-send`;
     const admin = await kafka.port.admin();
     await admin.ensureTopic({ name: topic, partitions: 3 }).finally(() => admin.disconnect());
-    // librdkafka queues at most 100,000 records: the rest wait for room.
+    // librdkafka holds at most 20,000 records here: the rest wait for room.
     const records = Array.from({ length: 150_000 }, (_, i) => ({
       topic,
       key: null,
