@@ -30,9 +30,9 @@ import {
   type Workers,
 } from '../control-api/index.js';
 
-import { failpointHook } from './archive.js';
 import type { Command, CommandContext } from './command.js';
 import { type EngineSettings, openEngines } from './engines.js';
+import { failpointHook } from './failpoints.js';
 
 /** What the control API process needs. */
 export interface ApiStackSettings extends EngineSettings {

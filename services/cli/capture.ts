@@ -2,8 +2,8 @@
 import { requireSection } from '../../shared/config/index.js';
 import { startCapture } from '../capture/index.js';
 
-import { failpointHook } from './archive.js';
 import type { Command } from './command.js';
+import { failpointHook } from './failpoints.js';
 
 export const captureCommand: Command = {
   name: 'capture',

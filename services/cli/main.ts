@@ -9,61 +9,24 @@ import { loadConfig } from '../../shared/config/index.js';
 import { describeError, isBacktrackError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/logging.js';
 
-import { apiCommand, runCommand } from './api.js';
-import { archiveCommand } from './archive.js';
-import { captureCommand } from './capture.js';
-import type { Command } from './command.js';
-import { compactCommand } from './compact.js';
+import { COMMANDS, help } from './commands.js';
 import { EXIT, exitCodeOf } from './exit-codes.js';
-import { migrateCommand } from './migrate.js';
-import { restorePointsCommand } from './restore-points.js';
-import { restoreCommand, rollbackCommand } from './restore.js';
-import { setupCommand } from './setup.js';
-import { snapshotCommand } from './snapshot.js';
-import { verifyCommand } from './verify.js';
 
 // The pinned AWS SDK supports Node 20; its notice concerns releases after January 2027.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const COMMANDS: readonly Command[] = [
-  migrateCommand,
-  setupCommand,
-  runCommand,
-  captureCommand,
-  archiveCommand,
-  apiCommand,
-  snapshotCommand,
-  restorePointsCommand,
-  restoreCommand,
-  rollbackCommand,
-  verifyCommand,
-  compactCommand,
-];
-
-function help(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length));
-  return [
-    'usage: backtrack <command> [options]',
-    '',
-    'commands:',
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
-    '',
-    'Configuration comes from BACKTRACK_* environment variables, or a file of them named by',
-    'BACKTRACK_CONFIG_FILE (the local stack writes .stack/backtrack.env). See the README.',
-  ].join('\n');
-}
-
 async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-    console.log(help());
+    console.log(await help());
     return name === undefined ? EXIT.USAGE : EXIT.OK;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
-    console.error(`backtrack: unknown command "${name}"\n\n${help()}`);
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
+    console.error(`backtrack: unknown command "${name}"\n\n${await help()}`);
     return EXIT.USAGE;
   }
+  const command = await entry.load();
 
   let parsed: ReturnType<typeof parseArgs>;
   try {

@@ -15,8 +15,8 @@ import {
 } from '../restore/index.js';
 import { createSnapshotter } from '../snapshotter/index.js';
 
-import { failpointHook } from './archive.js';
 import type { Command, CommandContext } from './command.js';
+import { failpointHook } from './failpoints.js';
 
 const fmt = (n: number): string => n.toLocaleString('en-US');
 

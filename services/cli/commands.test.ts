@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+
+import { COMMANDS, help } from './commands.js';
+
+describe('the command table', () => {
+  it('loads, for every name, the command of that name', async () => {
+    for (const entry of COMMANDS) {
+      const command = await entry.load();
+      expect(command.name).toBe(entry.name);
+    }
+    expect(new Set(COMMANDS.map((c) => c.name)).size).toBe(COMMANDS.length);
+  });
+
+  it('lists every command with its summary in the help', async () => {
+    const text = await help();
+    for (const entry of COMMANDS) {
+      const command = await entry.load();
+      expect(text).toMatch(
+        new RegExp(
+          `^  ${entry.name} +${command.summary.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`,
+          'm',
+        ),
+      );
+    }
+  });
+});
