@@ -155,8 +155,11 @@ export async function startCapture(deps: CaptureDeps): Promise<CaptureService> {
     let streamedOnce = false;
     for (let attempt = 0; !stopping;) {
       try {
-        if (!streamedOnce) await ensureTopics(kafka, deps.kafka);
+        // Created side by side with the session's source checks; it fences nothing.
+        const topicsReady = streamedOnce ? undefined : ensureTopics(kafka, deps.kafka);
+        topicsReady?.catch(() => undefined);
         session = await startSession({
+          topicsReady,
           sourceUrl: deps.source.url,
           slot: deps.source.slot,
           publication: deps.source.publication,

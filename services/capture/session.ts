@@ -1,6 +1,6 @@
 /**
  * One capture session, from start to failure or stop:
- *   1. check the slot and the publication (before touching Kafka: a second capture of a busy
+ *   1. check the slot and the publication (before the producer: a second capture of a busy
  *      slot must not fence the producer of the one that holds it);
  *   2. fence the transactional producer (a crashed predecessor's open transaction aborts);
  *   3. read the checkpoint from Kafka: the source of truth of what Kafka holds. The slot is
@@ -55,6 +55,11 @@ export interface SessionDeps {
   /** Least time between two checkpoints of idle WAL (ms). */
   readonly idleCheckpointMs: number;
   readonly kafka: KafkaPort;
+  /**
+   * Settles when the topics exist (the first session creates them while it checks the
+   * source); awaited before anything touches them.
+   */
+  readonly topicsReady?: Promise<void>;
   /** A connection to the source for catalog look-ups (not the replication connection). */
   readonly source: Queryable;
   readonly lookup: RelationLookup;
@@ -105,12 +110,17 @@ interface OpenTransaction extends TransactionContext {
 /** Starts a session; resolves once the server streams. */
 export async function startSession(deps: SessionDeps): Promise<Session> {
   const { log, metrics } = deps;
-  const slot = await inspectSlot(deps.source, deps.slot).catch((e: unknown) => {
+  const [slot] = await Promise.all([
+    inspectSlot(deps.source, deps.slot),
+    requirePublication(deps.source, deps.publication),
+  ]).catch((e: unknown) => {
     throw explainSourceError(e, deps.sourceUrl);
   });
-  await requirePublication(deps.source, deps.publication).catch((e: unknown) => {
-    throw explainSourceError(e, deps.sourceUrl);
-  });
+  await deps.topicsReady;
+  // The topic's own count, not the configured one: the archive and the snapshotter read it
+  // too. Read while the producer fences (it touches no transaction).
+  const partitionCount = topicPartitionCount(deps.kafka, deps.txlogTopic);
+  partitionCount.catch(() => undefined);
   const producer = await deps.kafka.transactionalProducer({
     transactionalId: `backtrack-capture-${deps.slot}`,
     // A large Postgres transaction keeps its Kafka transaction open while it streams in.
@@ -120,8 +130,7 @@ export async function startSession(deps: SessionDeps): Promise<Session> {
   let writer: TxlogWriter | undefined;
   try {
     const checkpoint = await readCheckpoint(deps.kafka, deps.checkpointTopic, deps.slot);
-    // The topic's own count, not the configured one: the archive and the snapshotter read it too.
-    const txlogPartitions = await topicPartitionCount(deps.kafka, deps.txlogTopic);
+    const txlogPartitions = await partitionCount;
     const startLsn = maxLsn(
       checkpoint?.commitEndLsn ?? slot.confirmedFlushLsn,
       slot.confirmedFlushLsn,
