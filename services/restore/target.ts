@@ -4,6 +4,7 @@
  * commit record starts at or before it).
  */
 import { BacktrackError } from '../../shared/errors.js';
+import { formatInstant } from '../../shared/instant.js';
 import { formatLsn, isLsnText, type Lsn, parseLsn } from '../../shared/lsn.js';
 
 /** A parsed restore target. */
@@ -61,10 +62,4 @@ export function parseTarget(text: string): RestoreTarget {
   return { kind: 'time', us, text: formatInstant(us) };
 }
 
-/** An instant (µs since the epoch) as ISO-8601 UTC with microseconds. */
-export function formatInstant(us: bigint): string {
-  const ms = Number(us / 1000n);
-  const iso = new Date(ms).toISOString();
-  const micros = (us % 1_000_000n).toString().padStart(6, '0');
-  return `${iso.slice(0, 19)}.${micros}Z`;
-}
+export { formatInstant };

@@ -19,6 +19,7 @@ import {
 import { enqueueJob } from '../../../shared/catalog/jobs.js';
 import { listSnapshotTables } from '../../../shared/catalog/snapshot-tables.js';
 import { BacktrackError } from '../../../shared/errors.js';
+import { formatInstant } from '../../../shared/instant.js';
 import { accepted, actorOf, type ApiDeps, tenantOf } from '../context.js';
 import { retentionHold } from '../retention.js';
 import {
@@ -60,7 +61,8 @@ export function backupView(s: BaseSnapshot): z.infer<typeof backupSchema> {
     tenant: s.tenant,
     kind: s.kind,
     status: s.status,
-    takenAt: iso(s.takenAt),
+    // To the microsecond, so that it can be given back as a restore's targetTimestamp.
+    takenAt: s.takenAtUs === null ? iso(s.takenAt) : formatInstant(s.takenAtUs),
     startedAt: s.startedAt.toISOString(),
     completedAt: iso(s.completedAt),
     expiresAt: iso(s.expiresAt),

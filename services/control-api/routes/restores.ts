@@ -12,6 +12,7 @@ import { z } from 'zod';
 
 import { enqueueJob, listJobs } from '../../../shared/catalog/jobs.js';
 import { BacktrackError } from '../../../shared/errors.js';
+import { formatInstant } from '../../../shared/instant.js';
 import { accepted, actorOf, type ApiDeps, tenantOf } from '../context.js';
 import { jobSchema, jobView } from '../job-view.js';
 import { hasRole } from '../principal.js';
@@ -112,12 +113,13 @@ export function restoreRoutes(app: TypedApp, deps: ApiDeps): void {
       let target = body.targetTimestamp;
       if (body.backupId !== undefined) {
         const backup = await requireBackup(deps, tenant, body.backupId);
-        if (backup.status !== 'completed' || backup.takenAt === null)
+        if (backup.status !== 'completed' || backup.takenAtUs === null)
           throw new BacktrackError(
             'BACKUP_NOT_FOUND',
             `backup ${backup.id} is not a completed backup`,
           );
-        target = backup.takenAt.toISOString();
+        // The backup's exact instant, to the microsecond: a millisecond value lies before it.
+        target = formatInstant(backup.takenAtUs);
       }
       const mode = body.inPlace
         ? ({ kind: 'in-place', confirm: body.confirmRestore } as const)

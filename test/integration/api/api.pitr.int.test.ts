@@ -78,6 +78,35 @@ describe('control API: point-in-time restore', () => {
         );
         const backupJob = await awaitJob(api, operator, `/v1/jobs/${backup.jobId}`, pick('job'));
         expect(backupJob.job.status, JSON.stringify(backupJob.job.error)).toBe('completed');
+
+        // By backup id, a restore lands on the backup's own instant, to the microsecond.
+        const listed = bodyOf(
+          await api.call('GET', '/v1/backups', { token: operator }),
+          z.object({
+            backups: z.array(
+              z.object({ id: z.uuid(), label: z.string().nullable(), takenAt: z.string() }),
+            ),
+          }),
+        ).backups.find((b) => b.label === 'before');
+        expect(listed?.takenAt).toMatch(/\.\d{6}Z$/);
+        const byBackup = bodyOf(
+          await api.call('POST', '/v1/restores', {
+            token: operator,
+            json: { backupId: listed?.id, inPlace: true, dryRun: true },
+          }),
+          z.object({
+            preview: z.object({
+              target: z.string(),
+              baseSnapshot: z.object({ id: z.string() }),
+              tables: z.array(tableStats),
+            }),
+          }),
+        ).preview;
+        expect(byBackup.target).toBe(listed?.takenAt);
+        expect(byBackup.baseSnapshot.id).toBe(listed?.id);
+        expect(
+          Object.fromEntries(byBackup.tables.map((t) => [t.table.split('.')[1], t.rowsAtTarget])),
+        ).toEqual({ accounts: 10, documents: 30, notes: 5 });
         await env.snapshotter.take({ tenant: 'tb', kind: 'full', createdBy: 'test' });
 
         await source.exec(`
