@@ -18,6 +18,9 @@ describe('parseLsn / formatLsn', () => {
     ['16/b374d848', (0x16n << 32n) | 0xb374d848n, '16/B374D848'],
     ['00000001/00000000', 1n << 32n, '1/0'],
     ['0/FFFFFFFF', 0xffffffffn, '0/FFFFFFFF'],
+    ['1FFFFF/FFFFFFFF', (1n << 53n) - 1n, '1FFFFF/FFFFFFFF'],
+    ['200000/0', 1n << 53n, '200000/0'],
+    ['200000/1', (1n << 53n) + 1n, '200000/1'],
     ['FFFFFFFF/FFFFFFFF', (1n << 64n) - 1n, 'FFFFFFFF/FFFFFFFF'],
   ])('%s is %s and formats as %s', (text, value, formatted) => {
     const lsn = parseLsn(text);

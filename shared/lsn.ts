@@ -36,7 +36,11 @@ export function parseLsn(text: string): Lsn {
     );
   }
   const [, high = '0', low = '0'] = match;
-  return ((BigInt(`0x${high}`) << 32n) | BigInt(`0x${low}`)) as Lsn;
+  const h = parseInt(high, 16);
+  const l = parseInt(low, 16);
+  // Every position below 2^53 (a 9 PB WAL) is exact as a number: one bigint, not three.
+  if (h < 0x200000) return BigInt(h * 0x1_0000_0000 + l) as Lsn;
+  return ((BigInt(h) << 32n) | BigInt(l)) as Lsn;
 }
 
 /** Formats as Postgres does: upper-case hex, no leading zeros (`0/16B3748`). */

@@ -201,7 +201,6 @@ export class TxlogWriter {
       batch.pendingOps.set(event.op, (batch.pendingOps.get(event.op) ?? 0) + 1);
       batch.pendingBytes += value.length;
       batch.records += 1;
-      this.options.metrics.bytes.inc(value.length);
       // Bounded memory: once a chunk is full it goes into the open Kafka transaction.
       if (batch.pendingBytes >= this.options.chunkBytes) await this.sendPending(batch);
     });
@@ -266,9 +265,9 @@ export class TxlogWriter {
 
   /** Runs `work` under the lock, first raising any failure of work in flight. */
   private locked(work: () => Promise<void>): Promise<void> {
-    return this.lock.run(async () => {
-      if (this.failure !== undefined) throw this.failure;
-      await work();
+    return this.lock.run(() => {
+      const failure = this.failure;
+      return failure === undefined ? work() : Promise.reject(failure);
     });
   }
 
@@ -363,6 +362,7 @@ export class TxlogWriter {
     const transaction = await this.transactionOf(batch);
     const records = batch.pending;
     const ops = batch.pendingOps;
+    const bytes = batch.pendingBytes;
     const first = batch.sentChunks === 0;
     batch.pending = [];
     batch.pendingOps = new Map();
@@ -373,9 +373,7 @@ export class TxlogWriter {
     if (this.failure !== undefined) throw this.failure;
     await this.failpoint(first ? CAPTURE_FAILPOINTS.beforeFirstSend : CAPTURE_FAILPOINTS.midChunk);
     batch.inflight = transaction.produce(records).then(
-      () => {
-        for (const [op, n] of ops) this.options.metrics.events.inc({ op }, n);
-      },
+      () => this.sent(ops, bytes),
       (e: unknown) => this.fail(e),
     );
   }
@@ -405,6 +403,7 @@ export class TxlogWriter {
       checkpointRecord(this.options.checkpointTopic, last, this.options.clock.now()),
     ];
     const ops = batch.pendingOps;
+    const bytes = batch.pendingBytes;
     batch.pending = [];
     batch.pendingOps = new Map();
     batch.pendingBytes = 0;
@@ -422,7 +421,7 @@ export class TxlogWriter {
         if (first) await this.failpoint(CAPTURE_FAILPOINTS.beforeFirstSend);
         await this.failpoint(CAPTURE_FAILPOINTS.beforeCheckpoint);
         await transaction.produce(records);
-        for (const [op, n] of ops) this.options.metrics.events.inc({ op }, n);
+        this.sent(ops, bytes);
         await this.failpoint(CAPTURE_FAILPOINTS.beforeCommit);
         // Kafka commits only once every record of the transaction was delivered.
         await transaction.commit();
@@ -430,6 +429,12 @@ export class TxlogWriter {
         this.committed(batch, last, started);
       })().catch((e: unknown) => this.fail(e)),
     );
+  }
+
+  /** Counts a chunk the Kafka client took (per chunk: a metric update costs as much as an event). */
+  private sent(ops: ReadonlyMap<ChangeOp, number>, bytes: number): void {
+    for (const [op, n] of ops) this.options.metrics.events.inc({ op }, n);
+    if (bytes > 0) this.options.metrics.bytes.inc(bytes);
   }
 
   /** Remembers a batch's commit until it settles (it never rejects: failures go to fail()). */

@@ -25,19 +25,40 @@ const KIND_INDEX: Readonly<Record<ColumnValue['kind'], number>> = {
   absent: 3,
 };
 const TWO_32 = 2 ** 32;
-const INITIAL_BYTES = 64 * 1024;
-const MAX_KEPT_BYTES = 1024 * 1024;
+/** Events are written one after the other into a slab of this size, and handed out as views. */
+const SLAB_BYTES = 256 * 1024;
+/** Strings up to this length are tried as ASCII in JavaScript (their length is one varint byte). */
+const ASCII_PROBE_CHARS = 63;
 
-/** A growable buffer that the encoder writes into; reused from one event to the next. */
+/**
+ * Where the encoder writes: a slab that events fill one after the other, each handed out as
+ * a view of its own bytes (no copy, no allocation per event). A full slab is left to the
+ * views that hold it and a fresh one begins, so a record's bytes never change once taken.
+ */
 class Output {
-  buf = Buffer.allocUnsafe(INITIAL_BYTES);
+  buf = Buffer.allocUnsafe(SLAB_BYTES);
+  /** Where the event being written begins. */
+  start = 0;
   pos = 0;
+
+  /** Begins an event, on a fresh slab when what is left of this one is small. */
+  begin(): void {
+    if (this.buf.length - this.pos < 4096 || this.buf.length > SLAB_BYTES * 4) {
+      this.buf = Buffer.allocUnsafe(SLAB_BYTES);
+      this.pos = 0;
+    }
+    this.start = this.pos;
+  }
 
   reserve(bytes: number): void {
     if (this.pos + bytes <= this.buf.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + bytes));
-    this.buf.copy(grown, 0, 0, this.pos);
+    // The event in progress moves to a slab with room for it; the bytes taken before stay.
+    const written = this.pos - this.start;
+    const grown = Buffer.allocUnsafe(Math.max(SLAB_BYTES, (written + bytes) * 2));
+    this.buf.copy(grown, 0, this.start, this.pos);
     this.buf = grown;
+    this.start = 0;
+    this.pos = written;
   }
 
   byte(b: number): void {
@@ -51,6 +72,16 @@ class Output {
     let z = n >= 0 ? n * 2 : -n * 2 - 1;
     const buf = this.buf;
     let pos = this.pos;
+    if (z < 0x80) {
+      buf[pos] = z;
+      this.pos = pos + 1;
+      return;
+    }
+    // Below 2^31, integer shifts; beyond, the same arithmetic on doubles (exact below 2^53).
+    while (z >= 0x80 && z < 0x8000_0000) {
+      buf[pos++] = (z & 0x7f) | 0x80;
+      z >>>= 7;
+    }
     while (z >= 0x80) {
       buf[pos++] = (z % 0x80) | 0x80;
       z = Math.floor(z / 0x80);
@@ -61,8 +92,10 @@ class Output {
 
   /** An Avro long from a bigint: the number path below 2^53, bit by bit beyond. */
   long(n: bigint): void {
-    if (n <= BigInt(Number.MAX_SAFE_INTEGER) && n >= BigInt(Number.MIN_SAFE_INTEGER)) {
-      this.varint(Number(n));
+    // Exact: a bigint beyond ±(2^53 − 1) converts to a number that is not a safe integer.
+    const asNumber = Number(n);
+    if (Number.isSafeInteger(asNumber)) {
+      this.varint(asNumber);
       return;
     }
     if (n !== BigInt.asIntN(64, n)) throw new TypeError(`${n} is not an Avro long`);
@@ -76,7 +109,25 @@ class Output {
   }
 
   string(s: string): void {
-    // Short ASCII strings dominate; byteLength is exact for any string.
+    const length = s.length;
+    if (length <= ASCII_PROBE_CHARS) {
+      // Short ASCII strings dominate (tenants, names, most values): written here, without a
+      // call into the UTF-8 encoder; the first other character falls back to it.
+      this.reserve(length + 1);
+      const buf = this.buf;
+      const at = this.pos;
+      let i = 0;
+      for (; i < length; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[at + 1 + i] = c;
+      }
+      if (i === length) {
+        buf[at] = length * 2; // the varint of a length below 64 is one byte
+        this.pos = at + 1 + length;
+        return;
+      }
+    }
     const bytes = Buffer.byteLength(s, 'utf8');
     this.varint(bytes);
     this.reserve(bytes);
@@ -103,13 +154,10 @@ class Output {
     this.pos += b.length;
   }
 
-  /** The bytes written since `from`, copied out (small results come from Node's pool). */
-  take(from = 0): Buffer {
-    const out = Buffer.allocUnsafe(this.pos - from);
-    this.buf.copy(out, 0, from, this.pos);
-    this.pos = from;
-    // After an unusually large event, the scratch goes back to its usual size.
-    if (this.buf.length > MAX_KEPT_BYTES) this.buf = Buffer.allocUnsafe(INITIAL_BYTES);
+  /** The event's bytes: a view of the slab, which nothing writes to again. */
+  take(): Buffer {
+    const out = this.buf.subarray(this.start, this.pos);
+    this.start = this.pos;
     return out;
   }
 }
@@ -139,8 +187,9 @@ function relationBytes(relation: RelationVersion): Buffer {
   let bytes = relations.get(relation);
   if (!bytes) {
     const scratch = new Output();
+    scratch.begin();
     writeRelation(scratch, relation);
-    bytes = scratch.take();
+    bytes = Buffer.from(scratch.take());
     relations.set(relation, bytes);
   }
   return bytes;
@@ -184,7 +233,7 @@ export function writeChangeEvent(event: ChangeEvent): Buffer {
   checkLong('xid', event.xid);
   checkLong('relation oid', event.relation.oid);
   const out = output;
-  out.pos = 0;
+  out.begin();
   out.string(event.tenant);
   out.string(event.schema);
   out.string(event.table);

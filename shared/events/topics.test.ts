@@ -53,6 +53,35 @@ describe('txlog records', () => {
     expect(record.headers?.[TXLOG_HEADERS.commitLsn]?.toString()).toBe('1/10');
   });
 
+  it('carry the table, operation and commit of their own event when consecutive ones differ', () => {
+    const records = new TxlogRecords('p.txlog', 3);
+    const sequence: [string, string, ChangeEvent['op'], bigint][] = [
+      ['app', 't', 'insert', 100n],
+      ['app', 't', 'insert', 100n],
+      ['app', 'u', 'insert', 100n],
+      ['app', 't', 'update', 100n],
+      ['other', 't', 'update', 100n],
+      ['app', 't', 'update', 200n],
+      ['app', 'u', 'delete', 200n],
+    ];
+    const headers = sequence.map(([schema, table, op, lsn]) => {
+      const h = records.record(
+        { ...event('acme', lsn), schema, table, op },
+        Buffer.from('v'),
+      ).headers;
+      return [h?.[TXLOG_HEADERS.table], h?.[TXLOG_HEADERS.op], h?.[TXLOG_HEADERS.commitLsn]].map(
+        (b) => b?.toString(),
+      );
+    });
+    expect(headers).toEqual(
+      sequence.map(([schema, table, op, lsn]) => [
+        `${schema}.${table}`,
+        op,
+        `0/${lsn.toString(16).toUpperCase()}`,
+      ]),
+    );
+  });
+
   it('need a partition count', () => {
     expect(() => new TxlogRecords('p.txlog', 0)).toThrow(/at least one partition/);
   });

@@ -122,6 +122,10 @@ export class TxlogRecords {
   private readonly tables = new Map<string, Buffer>();
   /** partitionForKey of each tenant seen, so the key is hashed once per tenant. */
   private readonly partitions = new Map<string, number>();
+  /** The previous record's table (consecutive events mostly share one). */
+  private lastSchema: string | undefined;
+  private lastTable: string | undefined;
+  private lastTableText: Buffer = Buffer.alloc(0);
   private lastLsn: bigint | undefined;
   private lastLsnText = Buffer.alloc(0);
   /** The headers of the previous record: shared by the next one when they are the same. */
@@ -138,11 +142,15 @@ export class TxlogRecords {
 
   /** The Kafka record of `event` whose encoded value is `value`. */
   record(event: ChangeEvent, value: Buffer): OutgoingRecord {
-    const table = `${event.schema}.${event.table}`;
-    let tableText = this.tables.get(table);
-    if (!tableText) {
-      tableText = Buffer.from(table);
-      this.tables.set(table, tableText);
+    let tableText = this.lastTableText;
+    if (event.schema !== this.lastSchema || event.table !== this.lastTable) {
+      const table = `${event.schema}.${event.table}`;
+      const known = this.tables.get(table);
+      tableText = known ?? Buffer.from(table);
+      if (!known) this.tables.set(table, tableText);
+      this.lastSchema = event.schema;
+      this.lastTable = event.table;
+      this.lastTableText = tableText;
     }
     let partition = this.partitions.get(event.tenant);
     if (partition === undefined) {
