@@ -257,8 +257,11 @@ export async function startCapture(deps: CaptureDeps): Promise<CaptureService> {
 async function ensureTopics(kafka: KafkaPort, config: KafkaConfig): Promise<void> {
   const admin = await kafka.admin();
   try {
-    await admin.ensureTopic(txlogTopicSpec(config.topicPrefix, config.txlogPartitions));
-    await admin.ensureTopic(checkpointTopicSpec(config.topicPrefix));
+    // Side by side: a topic just created takes a round of leader elections to serve.
+    await Promise.all([
+      admin.ensureTopic(txlogTopicSpec(config.topicPrefix, config.txlogPartitions)),
+      admin.ensureTopic(checkpointTopicSpec(config.topicPrefix)),
+    ]);
   } finally {
     await admin.disconnect();
   }

@@ -2,7 +2,8 @@
  * One capture session, from start to failure or stop:
  *   1. check the slot and the publication (before the producer: a second capture of a busy
  *      slot must not fence the producer of the one that holds it);
- *   2. fence the transactional producer (a crashed predecessor's open transaction aborts);
+ *   2. fence the transactional producer (a crashed predecessor's open transaction aborts),
+ *      while the topics are made ready;
  *   3. read the checkpoint from Kafka: the source of truth of what Kafka holds. The slot is
  *      never confirmed past it, so a slot found ahead of it means WAL that Postgres will not
  *      send again never reached Kafka: that gap is recorded (restore-points and health show
@@ -110,27 +111,47 @@ interface OpenTransaction extends TransactionContext {
 /** Starts a session; resolves once the server streams. */
 export async function startSession(deps: SessionDeps): Promise<Session> {
   const { log, metrics } = deps;
+  // How long each start-up step took (ms), logged at debug level once the server streams.
+  const steps: Record<string, number> = {};
+  let stepStarted = deps.clock.nowMs();
+  const step = (name: string): void => {
+    const now = deps.clock.nowMs();
+    steps[name] = now - stepStarted;
+    stepStarted = now;
+  };
   const [slot] = await Promise.all([
     inspectSlot(deps.source, deps.slot),
     requirePublication(deps.source, deps.publication),
   ]).catch((e: unknown) => {
     throw explainSourceError(e, deps.sourceUrl);
   });
-  await deps.topicsReady;
-  // The topic's own count, not the configured one: the archive and the snapshotter read it
-  // too. Read while the producer fences (it touches no transaction).
-  const partitionCount = topicPartitionCount(deps.kafka, deps.txlogTopic);
-  partitionCount.catch(() => undefined);
-  const producer = await deps.kafka.transactionalProducer({
+  step('source');
+  // The producer fences while the topics are made ready (it touches no topic).
+  const fencing = deps.kafka.transactionalProducer({
     transactionalId: `backtrack-capture-${deps.slot}`,
     // A large Postgres transaction keeps its Kafka transaction open while it streams in.
     transactionTimeoutMs: 900_000,
   });
+  try {
+    await deps.topicsReady;
+  } catch (e) {
+    await fencing.then((p) => p.disconnect()).catch(() => undefined);
+    throw e;
+  }
+  step('topics');
+  // The topic's own count, not the configured one: the archive and the snapshotter read it
+  // too. Read while the producer fences (it touches no transaction).
+  const partitionCount = topicPartitionCount(deps.kafka, deps.txlogTopic);
+  partitionCount.catch(() => undefined);
+  const producer = await fencing;
+  step('producer');
   let stream: ReplicationStream | undefined;
   let writer: TxlogWriter | undefined;
   try {
     const checkpoint = await readCheckpoint(deps.kafka, deps.checkpointTopic, deps.slot);
+    step('checkpoint');
     const txlogPartitions = await partitionCount;
+    step('partitions');
     const startLsn = maxLsn(
       checkpoint?.commitEndLsn ?? slot.confirmedFlushLsn,
       slot.confirmedFlushLsn,
@@ -202,6 +223,7 @@ export async function startSession(deps: SessionDeps): Promise<Session> {
     // The checkpoint moves up to where streaming starts (the slot's position on a first
     // session, or past a recorded gap), so the checkpoint never lags the slot.
     await activeWriter.checkpointIdle(startLsn);
+    step('firstCheckpoint');
     let lastIdleCheckpointMs = deps.clock.nowMs();
 
     const handler = new TransactionHandler(deps, checkpoint, activeWriter, () => stopping);
@@ -242,6 +264,8 @@ export async function startSession(deps: SessionDeps): Promise<Session> {
       throw explainSourceError(e, deps.sourceUrl);
     });
     const running = stream;
+    step('replication');
+    log.debug({ steps }, 'capture session start-up steps (ms)');
 
     const done = Promise.race([running.done, failed]).then(
       () => undefined,

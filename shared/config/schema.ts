@@ -89,8 +89,10 @@ export const configSchema = z
       .int()
       .min(1)
       .max(100_000)
-      .default(500)
-      .describe('Most Postgres transactions in one Kafka transaction.'),
+      .default(10_000)
+      .describe(
+        'Most Postgres transactions in one Kafka transaction. While catching up, a batch fills as the previous one commits; a small cap closes batches faster than Kafka commits them and holds the replication stream.',
+      ),
     BACKTRACK_CAPTURE_CHUNK_BYTES: z.coerce
       .number()
       .int()
