@@ -132,6 +132,8 @@ export async function startSession(deps: SessionDeps): Promise<Session> {
     // A large Postgres transaction keeps its Kafka transaction open while it streams in.
     transactionTimeoutMs: 900_000,
   });
+  // Awaited below; a failure meanwhile must not count as an unhandled rejection.
+  fencing.catch(() => undefined);
   try {
     await deps.topicsReady;
   } catch (e) {
