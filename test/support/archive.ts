@@ -21,7 +21,7 @@ import type { Logger } from '../../shared/logging.js';
 import type { PgPool } from '../../shared/pg/index.js';
 import type { ObjectStore } from '../../shared/s3/index.js';
 
-import { captureEnvironment, kafkaConfigFor, type LoggedEvent } from './capture.js';
+import { captureEnvironment, kafkaConfigFor, type LoggedEvent, waitForLog } from './capture.js';
 import type { CatalogFixture, KafkaFixture, S3Fixture, SourceFixture } from './fixtures.js';
 import { waitFor } from './wait-for.js';
 
@@ -230,4 +230,34 @@ export async function runDocsWorkload(
     await source.exec(statements.join(';\n'));
   }
   return nextId;
+}
+
+/**
+ * Inserts a marker row into `docs` (tenant `acme`, id `id`) and waits until the log holds it.
+ * Capture writes in commit order and a `read_committed` reader sees a Kafka transaction
+ * whole, so every transaction committed before the marker is then in the log too: the
+ * returned events are the whole log up to it. (Counting what the log held at some moment
+ * is not enough: capture may still be writing the tail of a workload.)
+ */
+export async function logThroughMarker(
+  source: SourceFixture,
+  kafka: KafkaFixture,
+  id: number,
+  timeoutMs = 60_000,
+): Promise<LoggedEvent[]> {
+  const title = `marker ${id}`;
+  await source.exec(`INSERT INTO docs VALUES (${id}, 'acme', '${title}', 0)`);
+  return waitForLog(
+    kafka.port,
+    kafka.topicPrefix,
+    (events) =>
+      events.some(
+        (e) =>
+          e.event.op === 'insert' &&
+          e.event.after?.[2]?.kind === 'text' &&
+          e.event.after[2].text === title,
+      ),
+    `the marker row ${id} in the log`,
+    timeoutMs,
+  );
 }

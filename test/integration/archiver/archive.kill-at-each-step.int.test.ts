@@ -11,6 +11,7 @@ import { txlogTopic } from '../../../shared/events/index.js';
 import {
   archiveEnvironment,
   DOCS_TABLE,
+  logThroughMarker,
   rangeShape,
   readArchive,
   runDocsWorkload,
@@ -21,7 +22,6 @@ import {
   readTxlog,
   setupSource,
   spawnBacktrack,
-  waitForLog,
 } from '../../support/capture.js';
 import { describe, expect, test } from '../../support/fixtures.js';
 
@@ -64,15 +64,9 @@ describe('archiver: kill -9 at each step of a flush', () => {
             firstId: nextId,
             seed: 11 + step,
           });
-          const before = await readTxlog(kafka.port, kafka.topicPrefix);
+          const before = await logThroughMarker(source, kafka, nextId++);
           expect(before.length).toBeGreaterThan(expected);
           expected = before.length;
-          await waitForLog(
-            kafka.port,
-            kafka.topicPrefix,
-            (events) => events.length >= expected,
-            'the workload in the log',
-          );
           const rangesBefore = (
             await Promise.all([0, 1, 2].map((p) => listRanges(catalog.pool, topic, p)))
           ).flat().length;
@@ -128,12 +122,8 @@ describe('archiver: kill -9 at each step of a flush', () => {
           firstId: nextId,
           seed: 5,
         });
-        const all = await waitForLog(
-          kafka.port,
-          kafka.topicPrefix,
-          (events) => events.length > expected,
-          'the last workload in the log',
-        );
+        const all = await logThroughMarker(source, kafka, nextId++);
+        expect(all.length).toBeGreaterThan(expected);
         const archiver = spawnBacktrack(['archive'], env);
         try {
           await waitForArchive(catalog.pool, kafka.topicPrefix, all, 90_000);

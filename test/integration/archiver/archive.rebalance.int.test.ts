@@ -6,12 +6,13 @@
 import {
   archiveInProcess,
   DOCS_TABLE,
+  logThroughMarker,
   rangeShape,
   readArchive,
   runDocsWorkload,
   waitForArchive,
 } from '../../support/archive.js';
-import { captureInProcess, readTxlog, setupSource, waitForLog } from '../../support/capture.js';
+import { captureInProcess, readTxlog, setupSource } from '../../support/capture.js';
 import { describe, expect, test } from '../../support/fixtures.js';
 import { waitFor } from '../../support/wait-for.js';
 
@@ -56,13 +57,7 @@ describe('archiver: two in one group', () => {
           });
         }
         await leaving;
-        const total = (await readTxlog(kafka.port, kafka.topicPrefix)).length;
-        const logged = await waitForLog(
-          kafka.port,
-          kafka.topicPrefix,
-          (e) => e.length >= total,
-          'the whole load',
-        );
+        const logged = await logThroughMarker(source, kafka, nextId++);
         await waitForArchive(catalog.pool, kafka.topicPrefix, logged, 120_000);
         expect(first.phase()).toBe('running');
 

@@ -10,12 +10,13 @@ import { createObjectStore } from '../../../shared/s3/index.js';
 import {
   archiveInProcess,
   DOCS_TABLE,
+  logThroughMarker,
   rangeShape,
   readArchive,
   runDocsWorkload,
   waitForArchive,
 } from '../../support/archive.js';
-import { captureInProcess, readTxlog, setupSource, waitForLog } from '../../support/capture.js';
+import { captureInProcess, readTxlog, setupSource } from '../../support/capture.js';
 import { startDedicatedS3 } from '../../support/dedicated-servers.js';
 import { describe, expect, test } from '../../support/fixtures.js';
 import { waitFor } from '../../support/wait-for.js';
@@ -56,12 +57,7 @@ describe('archiver: object storage outage', () => {
       };
       try {
         let nextId = await runDocsWorkload(source, { tenants: TENANTS, transactions: 40 });
-        const first = await waitForLog(
-          kafka.port,
-          kafka.topicPrefix,
-          (e) => e.length > 40,
-          'the first workload',
-        );
+        const first = await logThroughMarker(source, kafka, nextId++);
         await waitForArchive(catalog.pool, kafka.topicPrefix, first);
         const archivedBefore = await archivedPartitions(catalog.pool, topic);
 
@@ -100,7 +96,7 @@ describe('archiver: object storage outage', () => {
         }
         outageOver = true;
         await load;
-        const duringOutage = await readTxlog(kafka.port, kafka.topicPrefix);
+        const duringOutage = await logThroughMarker(source, kafka, nextId++);
         expect(duringOutage.length).toBeGreaterThan(first.length + 50);
 
         await storage.start();
