@@ -17,12 +17,7 @@ import {
   runDocsWorkload,
   waitForArchive,
 } from '../../support/archive.js';
-import {
-  captureInProcess,
-  readTxlog,
-  setupSource,
-  spawnBacktrack,
-} from '../../support/capture.js';
+import { captureInProcess, readTxlog, setupSource, spawnBacktrack } from '../../support/capture.js';
 import { describe, expect, test } from '../../support/fixtures.js';
 
 const TENANTS = ['acme', 'globex', 'initech', 'umbrella', 'hooli', 'stark'];
