@@ -47,6 +47,7 @@ function asJson(points: RestorePoints): Record<string, unknown> {
       takenAt: iso(s.takenAt),
       rows: s.rows.toString(),
     })),
+    censuses: points.censuses.map((c) => ({ id: c.id, takenAt: iso(c.takenAt) })),
     segments: points.segments,
   };
 }
@@ -57,14 +58,20 @@ function asText(points: RestorePoints): string[] {
   ];
   if (points.earliest === null || points.latest === null) {
     lines.push(
-      `recoverable: nothing yet — no completed full snapshot: run \`backtrack snapshot --tenant ${points.tenant}\``,
+      `recoverable: nothing yet — no completed full snapshot, and no tenant census found the tenant without rows: run \`backtrack snapshot --tenant ${points.tenant}\``,
     );
   } else {
     lines.push(
       `recoverable: ${iso(points.earliest)} … ${iso(points.latest)} (from the archive; restores also read the Kafka tail after it)`,
     );
     for (const w of points.windows)
-      lines.push(`  window ${iso(w.from)} … ${iso(w.to)} from ${w.snapshotIds.length} snapshot(s)`);
+      lines.push(`  window ${iso(w.from)} … ${iso(w.to)} from ${w.snapshotIds.length} base(s)`);
+  }
+  const firstCensus = points.censuses[0];
+  if (firstCensus) {
+    lines.push(
+      `tenant censuses: ${points.censuses.length} found no rows of ${points.tenant} (from ${iso(firstCensus.takenAt)}): restores start there from an empty base`,
+    );
   }
   lines.push(
     `archive: ${points.segments} segment(s), through offset ${points.archivedTo ?? '-'} (newest commit ${iso(points.archivedThrough) ?? '-'}); ${points.snapshots.length} data snapshot(s)`,

@@ -46,7 +46,11 @@ export interface EngineRestoreSummary {
   readonly mode: 'schema' | 'in-place';
   readonly targetSchema: string | undefined;
   readonly dryRun: boolean;
-  readonly snapshot: { readonly id: string; readonly takenAt: string | null };
+  readonly snapshot: {
+    readonly id: string;
+    readonly takenAt: string | null;
+    readonly kind: 'snapshot' | 'census';
+  };
   readonly replayed: {
     readonly events: number;
     readonly from: string | null;

@@ -10,7 +10,12 @@ export const restoreSummarySchema = z.object({
   mode: z.enum(['schema', 'in-place']),
   targetSchema: z.string().nullable(),
   dryRun: z.boolean(),
-  baseSnapshot: z.object({ id: z.string(), takenAt: z.string().nullable() }),
+  baseSnapshot: z.object({
+    id: z.string(),
+    takenAt: z.string().nullable(),
+    /** `census`: a tenant census that found the tenant with no rows (an empty base). */
+    kind: z.enum(['snapshot', 'census']),
+  }),
   replayed: z.object({
     events: z.number(),
     from: z.string().nullable(),
@@ -60,7 +65,7 @@ export function restoreSummaryView(s: EngineRestoreSummary): z.infer<typeof rest
     mode: s.mode,
     targetSchema: s.targetSchema ?? null,
     dryRun: s.dryRun,
-    baseSnapshot: { id: s.snapshot.id, takenAt: s.snapshot.takenAt },
+    baseSnapshot: { id: s.snapshot.id, takenAt: s.snapshot.takenAt, kind: s.snapshot.kind },
     replayed: { events: s.replayed.events, from: s.replayed.from, to: s.replayed.to },
     stats: {
       totalOperations: insertCount + updateCount + deleteCount,

@@ -2,7 +2,8 @@
  * The plan of a restore of one tenant to instant T:
  *   1. the tenant is known;
  *   2. the log holds every transaction committed at or before T (log-reach.ts);
- *   3. the newest data snapshot (full or pre_restore) taken at or before T;
+ *   3. the newest base at or before T: a data snapshot (full or pre_restore) of the tenant,
+ *      or a tenant census that found the tenant with no rows (an empty base);
  *   4. the log after it, for the tenant's partition and for `_all` (truncates of every
  *      tenant): archived segments from the snapshot's position, contiguous, then the
  *      Kafka tail not archived yet, still held by Kafka;
@@ -20,6 +21,11 @@ import {
 import { listCaptureGaps } from '../../shared/catalog/capture-gaps.js';
 import { listSegments, type Segment } from '../../shared/catalog/segments.js';
 import { listSnapshotTables, type SnapshotTable } from '../../shared/catalog/snapshot-tables.js';
+import {
+  censusAsBase,
+  censusesWithout,
+  latestCensusWithoutAtOrBefore,
+} from '../../shared/catalog/tenant-censuses.js';
 import { requireTenant } from '../../shared/catalog/tenants.js';
 import { BacktrackError } from '../../shared/errors.js';
 import { TENANT_ALL } from '../../shared/events/index.js';
@@ -49,6 +55,11 @@ export interface RestorePlan {
   readonly tenant: string;
   readonly target: RestoreTarget;
   readonly snapshot: BaseSnapshot;
+  /**
+   * What the base is: a snapshot of the tenant, or a tenant census that found it with no
+   * rows (then `snapshot` stands for an empty snapshot with the census's id and instant).
+   */
+  readonly base: 'snapshot' | 'census';
   /** The snapshot's tables, limited to the ones restored. */
   readonly snapshotTables: readonly SnapshotTable[];
   /** Qualified names asked for; undefined for every table. */
@@ -68,12 +79,26 @@ function instantOf(snapshot: BaseSnapshot): string {
   return snapshot.takenAtUs === null ? 'an unknown instant' : formatInstant(snapshot.takenAtUs);
 }
 
-async function baseSnapshot(
-  deps: PlanDeps,
-  tenant: string,
-  target: RestoreTarget,
-): Promise<BaseSnapshot> {
-  const chosen =
+/** The base a restore starts from: a snapshot, or a census that saw the tenant with no rows. */
+interface Base {
+  readonly snapshot: BaseSnapshot;
+  /** The census's definitions; undefined for a snapshot (its tables are in the catalog). */
+  readonly tables: SnapshotTable[] | undefined;
+  readonly kind: 'snapshot' | 'census';
+}
+
+function later(a: Base | undefined, b: Base | undefined): Base | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return (b.snapshot.takenAtUs ?? 0n) > (a.snapshot.takenAtUs ?? 0n) ? b : a;
+}
+
+/**
+ * The newest base at or before the target: the tenant's newest data snapshot (full or
+ * pre_restore), or the newest census in which the tenant had no rows, whichever is later.
+ */
+async function chooseBase(deps: PlanDeps, tenant: string, target: RestoreTarget): Promise<Base> {
+  const own =
     target.kind === 'time'
       ? await latestSnapshotAtOrBefore(deps.catalog, tenant, target.us)
       : (
@@ -85,21 +110,37 @@ async function baseSnapshot(
         )
           .filter((s) => s.lsn !== null && s.lsn <= target.lsn)
           .at(-1);
+  const census =
+    target.kind === 'time'
+      ? await latestCensusWithoutAtOrBefore(deps.catalog, deps.txlogTopic, tenant, target.us)
+      : (await censusesWithout(deps.catalog, deps.txlogTopic, tenant))
+          .filter((c) => c.lsn <= target.lsn)
+          .at(-1);
+  const chosen = later(
+    own ? { snapshot: own, tables: undefined, kind: 'snapshot' } : undefined,
+    census ? { ...censusAsBase(census, tenant), kind: 'census' } : undefined,
+  );
   if (chosen) return chosen;
-  const all = await listSnapshots(deps.catalog, {
+  const snapshots = await listSnapshots(deps.catalog, {
     tenant,
     status: 'completed',
     kinds: ['full', 'pre_restore'],
   });
-  const earliest = all[0];
+  const [firstCensus] = await censusesWithout(deps.catalog, deps.txlogTopic, tenant);
+  const startsUs = [snapshots[0]?.takenAtUs, firstCensus?.takenAtUs].filter(
+    (us): us is bigint => us !== undefined && us !== null,
+  );
+  const startUs = startsUs.reduce<bigint | undefined>(
+    (min, us) => (min === undefined || us < min ? us : min),
+    undefined,
+  );
+  const start = startUs === undefined ? undefined : formatInstant(startUs);
   throw new BacktrackError(
     'TARGET_OUTSIDE_WINDOW',
-    earliest
-      ? `${target.text} is before the recoverable window of tenant ${tenant}, which starts at its oldest base snapshot (${instantOf(earliest)}); restore to an instant at or after it`
-      : `tenant ${tenant} has no completed base snapshot, so it has no recoverable window yet; take one with \`backtrack snapshot --tenant ${tenant}\``,
-    {
-      details: { tenant, target: target.text, windowStart: earliest ? instantOf(earliest) : null },
-    },
+    start !== undefined
+      ? `${target.text} is before the recoverable window of tenant ${tenant}, which starts at ${start} (its oldest base snapshot, or the oldest tenant census that found it with no rows); restore to an instant at or after it`
+      : `tenant ${tenant} has no completed base snapshot and no tenant census found it without rows, so it has no recoverable window yet; take one with \`backtrack snapshot --tenant ${tenant}\` (or \`backtrack snapshot --all\`)`,
+    { details: { tenant, target: target.text, windowStart: start ?? null } },
   );
 }
 
@@ -245,7 +286,8 @@ export async function planRestore(
   const { tenant, target } = request;
   await requireTenant(deps.catalog, tenant);
   await ensureLogReaches(deps, target);
-  const snapshot = await baseSnapshot(deps, tenant, target);
+  const base = await chooseBase(deps, tenant, target);
+  const snapshot = base.snapshot;
   if (snapshot.logOffset === null || snapshot.truncateOffset === null) {
     throw new BacktrackError(
       'INTEGRITY_FAILED',
@@ -253,7 +295,7 @@ export async function planRestore(
     );
   }
   await refuseAcrossCaptureGaps(deps, tenant, snapshot, target);
-  const allTables = await listSnapshotTables(deps.catalog, snapshot.id);
+  const allTables = base.tables ?? (await listSnapshotTables(deps.catalog, snapshot.id));
   const only = selectTables(request.tables, allTables);
   const snapshotTables = only
     ? allTables.filter((t) => only.has(tableKey(t.schema, t.table)))
@@ -279,12 +321,13 @@ export async function planRestore(
   streams.push(
     await logStream(deps, TENANT_ALL, snapshot.truncatePartition, snapshot.truncateOffset, target),
   );
-  return { tenant, target, snapshot, snapshotTables, only, streams, warnings };
+  return { tenant, target, snapshot, base: base.kind, snapshotTables, only, streams, warnings };
 }
 
 /** One line describing where a plan starts and what it reads. */
 export function describePlan(plan: RestorePlan): string {
   const segments = plan.streams.reduce((n, s) => n + s.segments.length, 0);
   const tail = plan.streams.reduce((n, s) => n + (s.tail ? Number(s.tail.to - s.tail.from) : 0), 0);
-  return `snapshot ${plan.snapshot.id} (${instantOf(plan.snapshot)}, LSN ${plan.snapshot.lsn ? formatLsn(plan.snapshot.lsn) : '?'}) + ${segments} segment(s) + ${tail} position(s) of Kafka tail`;
+  const base = plan.base === 'census' ? 'tenant census (no rows)' : 'snapshot';
+  return `${base} ${plan.snapshot.id} (${instantOf(plan.snapshot)}, LSN ${plan.snapshot.lsn ? formatLsn(plan.snapshot.lsn) : '?'}) + ${segments} segment(s) + ${tail} position(s) of Kafka tail`;
 }

@@ -78,7 +78,12 @@ export interface RestoreSummary {
   readonly mode: RestoreMode['kind'];
   readonly targetSchema: string | undefined;
   readonly dryRun: boolean;
-  readonly snapshot: { readonly id: string; readonly takenAt: string | null };
+  /** The base: a snapshot, or a tenant census that found the tenant with no rows. */
+  readonly snapshot: {
+    readonly id: string;
+    readonly takenAt: string | null;
+    readonly kind: 'snapshot' | 'census';
+  };
   readonly replayed: {
     readonly events: number;
     readonly from: string | null;
@@ -348,6 +353,7 @@ async function execute(
       snapshot: {
         id: plan.snapshot.id,
         takenAt: plan.snapshot.takenAtUs === null ? null : formatInstant(plan.snapshot.takenAtUs),
+        kind: plan.base,
       },
       replayed: {
         events: replay.events,
@@ -504,6 +510,7 @@ export async function runRollback(
     tenant: snapshot.tenant,
     target: { kind: 'time', us: snapshot.takenAtUs, text: formatInstant(snapshot.takenAtUs) },
     snapshot,
+    base: 'snapshot',
     snapshotTables: await listSnapshotTables(deps.catalog, snapshot.id),
     only: undefined,
     streams: [],

@@ -5,6 +5,7 @@
 import { keyringFrom } from '../../shared/archive/encryption.js';
 import type { SnapshotKind } from '../../shared/catalog/base-snapshots.js';
 import { requireArchiveCatalog } from '../../shared/catalog/readiness.js';
+import { listTenants } from '../../shared/catalog/tenants.js';
 import { type Clock, systemClock } from '../../shared/clock.js';
 import type {
   CatalogConfig,
@@ -22,13 +23,14 @@ import { createPgPool } from '../../shared/pg/index.js';
 import { createObjectStore } from '../../shared/s3/index.js';
 import { capturedTables } from '../../shared/source/captured-tables.js';
 
+import { takeCensus } from './census.js';
 import {
   type SnapshotContext,
   type SnapshotRequest,
   type SnapshotResult,
   takeSnapshot,
 } from './take-snapshot.js';
-import { allTenants } from './tenant-discovery.js';
+import { RESERVED_TENANTS } from './tenant-discovery.js';
 
 /** What the snapshotter needs. */
 export interface SnapshotterDeps {
@@ -52,8 +54,9 @@ export interface Snapshotter {
   /** Snapshots one tenant. Throws TENANT_NOT_FOUND for an id nobody knows. */
   take(request: SnapshotRequest): Promise<SnapshotResult>;
   /**
-   * Snapshots every tenant (known to the catalog or present in the source), at most
-   * BACKTRACK_SNAPSHOT_CONCURRENCY at once; reports per tenant and never stops halfway.
+   * Takes a tenant census (census.ts), then snapshots every tenant it found or the catalog
+   * knows, at most BACKTRACK_SNAPSHOT_CONCURRENCY at once; reports per tenant and never
+   * stops halfway. A census that fails stops the run before any snapshot.
    */
   takeAll(
     request: Omit<SnapshotRequest, 'tenant'>,
@@ -110,7 +113,20 @@ export async function createSnapshotter(deps: SnapshotterDeps): Promise<Snapshot
     take: (request) => takeSnapshot(ctx, request),
     takeAll: async (request, onOutcome) => {
       const { tables } = await capturedTables(source, deps.source);
-      const tenants = await allTenants(catalog, source, tables, deps.source.tenantColumn);
+      if (tables.length === 0) {
+        throw new BacktrackError(
+          'SOURCE_NOT_READY',
+          `no captured tables: publication ${deps.source.publication} lists none with a ${deps.source.tenantColumn} column; run \`backtrack setup\``,
+        );
+      }
+      // The census first: the tenants it found are the ones with rows, and every tenant it
+      // did not find (including any born later) is restorable from its instant on.
+      const census = await takeCensus(ctx, tables, request.createdBy);
+      const tenants = [
+        ...new Set([...census.tenants, ...(await listTenants(catalog)).map((t) => t.tenantId)]),
+      ]
+        .filter((t) => !RESERVED_TENANTS.has(t) && t.length > 0)
+        .sort();
       const outcomes: TenantSnapshotOutcome[] = [];
       let next = 0;
       const worker = async (): Promise<void> => {

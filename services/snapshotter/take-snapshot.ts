@@ -90,19 +90,24 @@ export interface SnapshotContext {
   readonly log: Logger;
 }
 
-interface TakenSnapshot {
+/** What the first statement of a snapshot transaction fixed. */
+export interface TakenSnapshot {
   readonly xids: XidSnapshot;
   readonly lsn: Lsn;
   readonly takenAt: string;
+  /** The same instant in microseconds since the Unix epoch. */
+  readonly takenAtUs: bigint;
   readonly serverVersion: string;
 }
 
 /** Step 4: the first statement of the transaction fixes its snapshot; record it. */
-async function beginSnapshot(session: PgSession): Promise<TakenSnapshot> {
+export async function beginSnapshot(session: PgSession): Promise<TakenSnapshot> {
   await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   const result = await session.query(
     `SELECT pg_current_snapshot()::text AS snapshot, pg_current_wal_lsn()::text AS lsn,
-            clock_timestamp()::text AS taken_at, current_setting('server_version') AS version`,
+            at::text AS taken_at, (extract(epoch FROM at) * 1000000)::bigint::text AS taken_at_us,
+            current_setting('server_version') AS version
+       FROM (SELECT clock_timestamp() AS at) AS now`,
   );
   const row = result.rows[0];
   const text = (value: unknown): string => {
@@ -114,6 +119,7 @@ async function beginSnapshot(session: PgSession): Promise<TakenSnapshot> {
     xids: parseXidSnapshot(text(row?.snapshot)),
     lsn: parseLsn(text(row?.lsn)),
     takenAt: text(row?.taken_at),
+    takenAtUs: BigInt(text(row?.taken_at_us)),
     serverVersion: text(row?.version),
   };
 }

@@ -1,6 +1,8 @@
 /**
  * The recoverable window of a tenant, from the catalog alone (no Kafka):
- *   - each completed data snapshot (full or pre_restore) opens a window at its instant;
+ *   - each completed data snapshot (full or pre_restore) opens a window at its instant, and
+ *     so does each tenant census that found the tenant with no rows (an empty base: a
+ *     tenant born after the last snapshot is restorable from its first row);
  *   - the window reaches the newest commit archived contiguously after the snapshot's log
  *     offset in the tenant's partition (any tenant's commit: a range proves nothing of this
  *     tenant was missed), and is cut short by a gap there or in the `_all` partition;
@@ -24,6 +26,7 @@ import { topicPartitions } from './archive-topics.js';
 import { listSnapshots } from './base-snapshots.js';
 import { type CaptureGapRecord, listCaptureGaps } from './capture-gaps.js';
 import { listSegments } from './segments.js';
+import { censusesWithout, censusLogPosition } from './tenant-censuses.js';
 import { requireTenant } from './tenants.js';
 
 /** A gap, and the partition it is in. */
@@ -55,6 +58,8 @@ export interface RestorePoints {
     readonly takenAt: Date;
     readonly rows: bigint;
   }[];
+  /** Tenant censuses that found the tenant with no rows: empty bases, oldest first. */
+  readonly censuses: readonly { readonly id: string; readonly takenAt: Date }[];
   readonly segments: number;
 }
 
@@ -97,12 +102,28 @@ export async function restorePoints(
     truncatePartition === undefined || truncatePartition === partition
       ? undefined
       : await listRanges(db, topic, truncatePartition);
-  const anchors: SnapshotAnchor[] = snapshots.map((s) => ({
-    id: s.id,
-    takenAt: s.takenAt ?? new Date(0),
-    logOffset: s.logOffset ?? 0n,
-    truncateOffset: s.truncateOffset ?? undefined,
-  }));
+  // A census recorded with another partition count placed the tenant elsewhere: its
+  // offsets do not apply to these ranges (a plan still uses it, with its own partition).
+  const censuses = (await censusesWithout(db, topic, tenant)).filter(
+    (c) => censusLogPosition(c, tenant).partition === partition,
+  );
+  const anchors: SnapshotAnchor[] = [
+    ...snapshots.map((s) => ({
+      id: s.id,
+      takenAt: s.takenAt ?? new Date(0),
+      logOffset: s.logOffset ?? 0n,
+      truncateOffset: s.truncateOffset ?? undefined,
+    })),
+    ...censuses.map((c) => {
+      const position = censusLogPosition(c, tenant);
+      return {
+        id: c.id,
+        takenAt: c.takenAt,
+        logOffset: position.offset,
+        truncateOffset: position.truncateOffset,
+      };
+    }),
+  ].sort((a, b) => a.takenAt.getTime() - b.takenAt.getTime());
   const captureGaps = await listCaptureGaps(db, topic);
   const windows = recoverableWindows(
     anchors,
@@ -148,6 +169,7 @@ export async function restorePoints(
       takenAt: s.takenAt ?? new Date(0),
       rows: s.rowCount,
     })),
+    censuses: censuses.map((c) => ({ id: c.id, takenAt: c.takenAt })),
     segments: segments.length,
   };
 }
