@@ -62,8 +62,11 @@ export class RelationCache {
     this.customTypes.set(message.typeOid, `${message.schema}.${message.name}`);
   }
 
-  /** Records a Relation message and returns the relation version it defines. */
-  async learn(message: RelationMessage): Promise<CapturedRelation> {
+  /**
+   * Records a Relation message and returns the relation version it defines; `changed` when
+   * this session had not seen the table before or its column set differs (DDL).
+   */
+  async learn(message: RelationMessage): Promise<{ relation: CapturedRelation; changed: boolean }> {
     const facts = await this.lookup.describe(message.relationOid, message.columns);
     if (facts.primaryKey === undefined) {
       this.log.warn(
@@ -110,7 +113,7 @@ export class RelationCache {
       );
     }
     this.relations.set(message.relationOid, relation);
-    return relation;
+    return { relation, changed: previous?.version.version !== relation.version.version };
   }
 
   /** The relation of a change; a change before its Relation message is a protocol violation. */

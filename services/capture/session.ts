@@ -36,7 +36,12 @@ import { type CaptureFailpoint, TxlogWriter } from './kafka-writer.js';
 import type { CaptureMetrics } from './metrics.js';
 import { RelationCache, type RelationLookup } from './relation-cache.js';
 import { explainSourceError, inspectSlot, requirePublication } from './source.js';
-import { rowChangeEvents, truncateEvents, type TransactionContext } from './to-change-events.js';
+import {
+  rowChangeEvents,
+  schemaEvent,
+  truncateEvents,
+  type TransactionContext,
+} from './to-change-events.js';
 
 /** Prefix of logical decoding messages by which Backtrack tags its own transactions. */
 export const BACKTRACK_MESSAGE_PREFIX = 'backtrack';
@@ -358,9 +363,16 @@ class TransactionHandler {
         });
         return;
       }
-      case 'relation':
-        await this.relations.learn(message);
+      case 'relation': {
+        const { relation, changed } = await this.relations.learn(message);
+        // A tenant table's new column set goes to every tenant, in this transaction's place.
+        if (changed && relation.tenantIndex >= 0 && this.open && !this.open.skip) {
+          const open = this.open;
+          await this.writer.add(schemaEvent(relation, open, walStart, () => open.sequence++));
+          open.events += 1;
+        }
         return;
+      }
       case 'type':
         this.relations.learnType(message);
         return;

@@ -139,6 +139,38 @@ export function rowChangeEvents(
 }
 
 /**
+ * The event of a table's new column set, for every tenant: pgoutput sends a Relation
+ * message before the first change of a table in a session and after DDL, inside the
+ * transaction of that change, so the event takes its place in commit order there. It
+ * goes to the {@link TENANT_ALL} stream, which every restore reads, so a tenant that did
+ * not write to the table since the DDL still reads it with its columns as of T.
+ */
+export function schemaEvent(
+  relation: CapturedRelation,
+  transaction: TransactionContext,
+  eventLsn: Lsn,
+  sequence: () => number,
+): ChangeEvent {
+  return {
+    tenant: TENANT_ALL,
+    schema: relation.schema,
+    table: relation.table,
+    op: 'schema',
+    relation: relation.version,
+    before: null,
+    after: null,
+    truncate: null,
+    xid: transaction.xid,
+    commitLsn: transaction.commitLsn,
+    eventLsn,
+    commitTimeUs: transaction.commitTimeUs,
+    sequence: sequence(),
+    origin: transaction.origin,
+    claim: null,
+  };
+}
+
+/**
  * The events of a TRUNCATE: one per relation. A tenant table is emptied for every tenant,
  * so its event goes to the {@link TENANT_ALL} stream (the restore applies it to each
  * tenant); a table without a tenant column belongs to {@link TENANT_GLOBAL}.

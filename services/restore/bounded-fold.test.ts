@@ -149,6 +149,10 @@ function workload(seed: number, size: number): Workload {
       if (docs) {
         docs.columns = DOCS_V2;
         for (const row of docs.rows.values()) row.set('plan', 'free');
+        // The new column set reaches every tenant through _all (a schema event).
+        xid += 1;
+        lsn += 0x100n;
+        emit('app.docs', 'schema', null, null, 0, TENANT_ALL);
       }
     }
     xid += 1;

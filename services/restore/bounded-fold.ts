@@ -140,8 +140,14 @@ function partitionHash(seed: number, table: number, key: string): number {
   return h >>> 0;
 }
 
-const OP_CODES: Record<ChangeOp, number> = { insert: 0, update: 1, delete: 2, truncate: 3 };
-const OPS: readonly ChangeOp[] = ['insert', 'update', 'delete', 'truncate'];
+const OP_CODES: Record<ChangeOp, number> = {
+  insert: 0,
+  update: 1,
+  delete: 2,
+  truncate: 3,
+  schema: 4,
+};
+const OPS: readonly ChangeOp[] = ['insert', 'update', 'delete', 'truncate', 'schema'];
 
 function texts(image: readonly ColumnValue[]): (string | null)[] {
   return image.map((v) => (v.kind === 'text' ? v.text : null));
@@ -438,7 +444,8 @@ export class BoundedFold implements FoldedRows {
     // A truncate is counted here (the head holds no rows); the partitions only empty.
     if (event.op === 'truncate') this.head.applyAdmitted(event);
     else this.head.noteApplied(event);
-    this.router.event(event);
+    // A schema change touches no row: the head's shape is what every partition reads out in.
+    if (event.op !== 'schema') this.router.event(event);
     return outcome;
   }
 

@@ -267,6 +267,30 @@ describe('Fold', () => {
     ]);
   });
 
+  it('takes a column set from a schema event of _all, with no write of the tenant since', () => {
+    const f = fold({}, [['1', 'acme', 'old row']]);
+    // Another tenant's write after ADD COLUMN … DEFAULT 'free' and DROP COLUMN body.
+    const after = [ID, TENANT, { ...PLAN, missing: 'free' }];
+    expect(f.apply(ev('schema', {}, { tenant: TENANT_ALL, columns: after }))).toBe('applied');
+    expect(f.shape('app.docs').columns.map((c) => c.name)).toEqual(['id', 'tenant_id', 'plan']);
+    expect(rows(f)).toEqual([['1', 'acme', 'free']]);
+    // It changes no row and counts as no insert, update, delete or truncate.
+    expect(f.activity('app.docs')).toEqual({
+      inserts: 0,
+      updates: 0,
+      deletes: 0,
+      truncates: 0,
+      anomalies: 0,
+    });
+  });
+
+  it('does not take a schema event after the target', () => {
+    const f = fold({ target: { commitTimeUs: 0x10n } }, [['1', 'acme', 'old row']]);
+    const after = [ID, TENANT, BODY, { ...PLAN, missing: 'free' }];
+    expect(f.apply(ev('schema', {}, { tenant: TENANT_ALL, columns: after }))).toBe('after-target');
+    expect(rows(f)).toEqual([['1', 'acme', 'old row']]);
+  });
+
   it('creates a table met only in events (created after the snapshot)', () => {
     const f = fold();
     f.apply(ev('insert', { after: [t('1'), t('acme'), t('n')] }, { table: 'notes' }));

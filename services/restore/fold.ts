@@ -9,7 +9,8 @@
  * - Rows are keyed by primary key. An UPDATE keeps unchanged-TOAST columns from the prior
  *   row; an UPDATE of the key moves the row; DELETE removes; TRUNCATE empties the table.
  * - A row keeps the column list it was written with; rows are read out in the column set
- *   of the table as of T (the newest relation version applied); a column a row never had
+ *   of the table as of T (the newest relation version applied, from the tenant's own
+ *   events or from the `schema` events every tenant reads in `_all`); a column a row never had
  *   reads as the column's missing value (the constant DEFAULT it was added with), or NULL.
  * Updates or deletes of rows the fold does not know are counted as anomalies, never hidden.
  */
@@ -247,6 +248,9 @@ export class Fold {
       case 'truncate':
         this.clear(state);
         state.activity.truncates += 1;
+        break;
+      case 'schema':
+        // The table's column set as of this event (stateFor took it); no row changes.
         break;
     }
     this.count(event);

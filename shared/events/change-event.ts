@@ -67,8 +67,13 @@ export function relationVersionOf(
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
 }
 
-/** The kinds of change. */
-export const CHANGE_OPS = ['insert', 'update', 'delete', 'truncate'] as const;
+/**
+ * The kinds of change. `schema` changes no row: it carries a table's new column set
+ * (`relation`) to every tenant, in the {@link TENANT_ALL} stream, at the first change of
+ * the table capture sees after DDL, so a tenant that did not write since still reads the
+ * table as of T (a column added with a DEFAULT, with its missing value; a dropped column).
+ */
+export const CHANGE_OPS = ['insert', 'update', 'delete', 'truncate', 'schema'] as const;
 export type ChangeOp = (typeof CHANGE_OPS)[number];
 
 /** Where a row image lives when it was too large for a Kafka record (claim check). */

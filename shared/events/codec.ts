@@ -56,7 +56,11 @@ export const CHANGE_EVENT_AVRO_SCHEMA = {
     { name: 'table', type: 'string' },
     {
       name: 'op',
-      type: { type: 'enum', name: 'Op', symbols: ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'] },
+      type: {
+        type: 'enum',
+        name: 'Op',
+        symbols: ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'SCHEMA'],
+      },
     },
     {
       name: 'relation',
@@ -148,7 +152,7 @@ interface AvroChangeEvent {
   tenant: string;
   schema: string;
   table: string;
-  op: 'INSERT' | 'UPDATE' | 'DELETE' | 'TRUNCATE';
+  op: 'INSERT' | 'UPDATE' | 'DELETE' | 'TRUNCATE' | 'SCHEMA';
   relation: {
     oid: bigint;
     version: string;
@@ -178,12 +182,14 @@ const OP_TO_AVRO: Record<ChangeOp, AvroChangeEvent['op']> = {
   update: 'UPDATE',
   delete: 'DELETE',
   truncate: 'TRUNCATE',
+  schema: 'SCHEMA',
 };
 const OP_FROM_AVRO: Record<AvroChangeEvent['op'], ChangeOp> = {
   INSERT: 'insert',
   UPDATE: 'update',
   DELETE: 'delete',
   TRUNCATE: 'truncate',
+  SCHEMA: 'schema',
 };
 
 // Shared instances: a row of a million values allocates no per-value kind objects.

@@ -15,6 +15,7 @@ const OP_INDEX: Readonly<Record<ChangeOp, number>> = {
   update: 1,
   delete: 2,
   truncate: 3,
+  schema: 4,
 };
 /** Indexes of ValueKind: NULL, TEXT, UNCHANGED_TOAST, ABSENT. */
 const KIND_TEXT = 1;

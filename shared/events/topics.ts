@@ -13,7 +13,7 @@ import {
 } from '../kafka/index.js';
 import { formatLsn } from '../lsn.js';
 
-import type { ChangeEvent } from './change-event.js';
+import { CHANGE_OPS, type ChangeEvent } from './change-event.js';
 import { encodeChangeEvent, EVENT_SCHEMA_FINGERPRINT } from './codec.js';
 
 /** Largest Kafka record the txlog topic accepts; larger events go to a claim check. */
@@ -116,9 +116,7 @@ export function toTxlogRecord(
  */
 export class TxlogRecords {
   private static readonly fingerprint = Buffer.from(EVENT_SCHEMA_FINGERPRINT);
-  private static readonly ops = new Map(
-    (['insert', 'update', 'delete', 'truncate'] as const).map((op) => [op, Buffer.from(op)]),
-  );
+  private static readonly ops = new Map(CHANGE_OPS.map((op) => [op, Buffer.from(op)]));
   private readonly tables = new Map<string, Buffer>();
   /** partitionForKey of each tenant seen, so the key is hashed once per tenant. */
   private readonly partitions = new Map<string, number>();

@@ -91,6 +91,8 @@ export interface WorkloadOptions {
   readonly url: string;
   readonly schema: string;
   readonly tenants: readonly string[];
+  /** Tenants that write only after {@link OracleWorkload.admitLate}; recorded at every checkpoint. */
+  readonly lateTenants?: readonly string[];
   readonly seed: number;
   readonly clients: number;
 }
@@ -101,6 +103,8 @@ export interface OracleWorkload {
   checkpoint(): Promise<Checkpoint>;
   /** Runs `work` at a point where the columns of accounts change (once). */
   addColumn(): Promise<void>;
+  /** From now on the late tenants write too (before, they have no rows at all). */
+  admitLate(): void;
   /** Transactions committed so far. */
   committed(): number;
   stop(): Promise<{ committed: number; aborted: number }>;
@@ -123,6 +127,9 @@ export function startOracleWorkload(options: WorkloadOptions): OracleWorkload {
   const idle = new Set<number>();
   let idleChanged: (() => void) | undefined;
   let checkpoints = 0;
+  const late = options.lateTenants ?? [];
+  const recorded = [...options.tenants, ...late];
+  let writing: readonly string[] = options.tenants;
 
   const clientLoop = async (client: number): Promise<void> => {
     const random = seededRandom(options.seed * 31 + client);
@@ -141,8 +148,8 @@ export function startOracleWorkload(options: WorkloadOptions): OracleWorkload {
         idle.delete(client);
         continue;
       }
-      const tenant = pick(options.tenants) ?? 'x';
-      const second = random() < 0.1 ? pick(options.tenants.filter((t) => t !== tenant)) : undefined;
+      const tenant = pick(writing) ?? 'x';
+      const second = random() < 0.1 ? pick(writing.filter((t) => t !== tenant)) : undefined;
       const rollback = random() < 0.08;
       const changes: (() => void)[] = [];
       const session = await pool.connect();
@@ -287,7 +294,7 @@ export function startOracleWorkload(options: WorkloadOptions): OracleWorkload {
           `SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at`,
         );
         const states = new Map<string, TenantState>();
-        for (const tenant of options.tenants)
+        for (const tenant of recorded)
           states.set(tenant, await tenantState(session, options.schema, tenant));
         return { index: checkpoints++, at: String(at.rows[0]?.at), states };
       } finally {
@@ -308,6 +315,9 @@ export function startOracleWorkload(options: WorkloadOptions): OracleWorkload {
       } finally {
         release();
       }
+    },
+    admitLate: () => {
+      writing = recorded;
     },
     committed: () => committed,
     stop: async () => {

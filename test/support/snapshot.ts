@@ -144,6 +144,9 @@ export function replay(
       case 'truncate':
         rows.clear();
         break;
+      case 'schema':
+        // A column set, no row.
+        break;
     }
   }
 }

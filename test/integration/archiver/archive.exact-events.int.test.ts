@@ -75,7 +75,7 @@ describe('archiver: exact events', () => {
       await waitForArchive(catalog.pool, kafka.topicPrefix, all);
 
       const archived = await readArchive(catalog.pool, s3.store);
-      const inKafka = await readTxlog(kafka.port, kafka.topicPrefix);
+      const inKafka = await readTxlog(kafka.port, kafka.topicPrefix, { schemaEvents: true });
       const id = (partition: number, offset: bigint) => `${partition}@${offset}`;
       const archivedIds = archived.map((e) => id(e.partition, e.offset));
       // None twice.

@@ -127,7 +127,7 @@ describe('archiver: kill -9 at each step of a flush', () => {
           expect(await archiver.exited, archiver.output()).toBe(0);
         }
 
-        const inKafka = await readTxlog(kafka.port, kafka.topicPrefix);
+        const inKafka = await readTxlog(kafka.port, kafka.topicPrefix, { schemaEvents: true });
         const archived = await readArchive(catalog.pool, s3.store);
         const ids = archived.map((e) => `${e.partition}@${e.offset}`);
         expect(new Set(ids).size).toBe(ids.length);

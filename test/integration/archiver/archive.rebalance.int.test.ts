@@ -62,7 +62,7 @@ describe('archiver: two in one group', () => {
         expect(first.phase()).toBe('running');
 
         const archived = await readArchive(catalog.pool, s3.store);
-        const inKafka = await readTxlog(kafka.port, kafka.topicPrefix);
+        const inKafka = await readTxlog(kafka.port, kafka.topicPrefix, { schemaEvents: true });
         const ids = archived.map((e) => `${e.partition}@${e.offset}`);
         expect(new Set(ids).size).toBe(ids.length);
         expect(ids.sort()).toEqual(inKafka.map((e) => `${e.partition}@${e.offset}`).sort());

@@ -103,7 +103,7 @@ describe('archiver: object storage outage', () => {
         await waitForArchive(catalog.pool, kafka.topicPrefix, duringOutage, 120_000);
 
         const archived = await readArchive(catalog.pool, store);
-        const inKafka = await readTxlog(kafka.port, kafka.topicPrefix);
+        const inKafka = await readTxlog(kafka.port, kafka.topicPrefix, { schemaEvents: true });
         const ids = archived.map((e) => `${e.partition}@${e.offset}`);
         expect(new Set(ids).size).toBe(ids.length);
         expect(ids.sort()).toEqual(inKafka.map((e) => `${e.partition}@${e.offset}`).sort());

@@ -128,7 +128,7 @@ describe('encryption at rest', () => {
 
       // With the key: exactly what was archived and snapshotted.
       const archived = await readArchive(catalog.pool, s3.store, withKey);
-      const inKafka = await readTxlog(kafka.port, kafka.topicPrefix);
+      const inKafka = await readTxlog(kafka.port, kafka.topicPrefix, { schemaEvents: true });
       expect(archived.length).toBe(inKafka.length);
       const byOffset = new Map(archived.map((e) => [`${e.partition}@${e.offset}`, e.event]));
       for (const e of inKafka) expect(byOffset.get(`${e.partition}@${e.offset}`)).toEqual(e.event);

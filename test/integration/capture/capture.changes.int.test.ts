@@ -9,6 +9,7 @@ import { TENANT_ALL, TENANT_GLOBAL } from '../../../shared/events/index.js';
 import {
   captureInProcess,
   type LoggedEvent,
+  readTxlog,
   setupSource,
   textOf,
   waitForLog,
@@ -94,6 +95,22 @@ describe('capture: changes', () => {
       expect(v2?.relation.columns.find((c) => c.name === 'plan')?.missing).toBe('free');
       expect(v2?.relation.columns.find((c) => c.name === 'name')?.missing ?? null).toBeNull();
       expect(v3 && textOf(v3, 'after', 'plan')).toBe('team');
+      // Each column set also goes to every tenant (`_all`), just before the change that
+      // brought it, in the same transaction.
+      const schema = (await readTxlog(kafka.port, kafka.topicPrefix, { schemaEvents: true }))
+        .filter((e) => e.event.op === 'schema')
+        .map((e) => e.event);
+      expect(schema.map((e) => [e.tenant, names(e)])).toEqual([
+        [TENANT_ALL, ['id', 'tenant_id', 'name']],
+        [TENANT_ALL, ['id', 'tenant_id', 'name', 'plan']],
+        [TENANT_ALL, ['id', 'tenant_id', 'plan']],
+      ]);
+      for (const [i, e] of schema.entries()) {
+        const insert = [v1, v2, v3][i];
+        expect(e.commitLsn).toBe(insert?.commitLsn);
+        expect(e.sequence).toBe((insert?.sequence ?? 0) - 1);
+        expect(e.relation.version).toBe(insert?.relation.version);
+      }
     } finally {
       await capture.stop();
     }
@@ -126,7 +143,13 @@ describe('capture: changes', () => {
         'accounts:update',
         'documents:delete',
       ]);
-      expect(ordered.map((e) => e.sequence)).toEqual([0, 1, 2, 3]);
+      // Sequences count every event of the transaction: each table's column set goes to
+      // `_all` just before its first change (sequences 0 and 2).
+      expect(ordered.map((e) => e.sequence)).toEqual([1, 3, 4, 5]);
+      const schema = (await readTxlog(kafka.port, kafka.topicPrefix, { schemaEvents: true }))
+        .map((e) => e.event)
+        .filter((e) => e.op === 'schema');
+      expect(schema.map((e) => `${e.table}:${e.sequence}`)).toEqual(['accounts:0', 'documents:2']);
       expect(new Set(ordered.map((e) => e.commitLsn)).size).toBe(1);
       expect(new Set(ordered.map((e) => e.xid)).size).toBe(1);
       expect(ordered[3] && textOf(ordered[3], 'before', 'title')).toBe('d1');
