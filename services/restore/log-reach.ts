@@ -3,6 +3,8 @@
  * target. Capture confirms the slot only up to what Kafka committed (and, when idle, up to
  * WAL it has seen hold nothing captured), so once the slot's confirmed_flush_lsn passes a
  * WAL position read after the target, every transaction committed by then is in the log.
+ * The position is a probe's: a logical decoding message committed on its own, which
+ * capture confirms past at once, so a recent target is proven in milliseconds.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -38,6 +40,27 @@ async function slotPosition(db: Queryable, slot: string): Promise<Lsn | undefine
   return typeof lsn === 'string' ? parseLsn(lsn) : undefined;
 }
 
+/** Prefix of the probe's logical decoding message (capture reads only its own tag's). */
+const PROBE_PREFIX = 'backtrack-probe';
+
+/**
+ * Commits a transaction that holds only a logical decoding message and returns the
+ * message's WAL position: capture receives the transaction, captures nothing of it and
+ * confirms the slot past it once Kafka has committed its batch. Undefined without the
+ * privilege to emit messages (nothing is written then).
+ */
+async function probe(db: Queryable): Promise<Lsn | undefined> {
+  try {
+    const result = await db.query(`SELECT pg_logical_emit_message(true, $1, '')::text AS lsn`, [
+      PROBE_PREFIX,
+    ]);
+    const lsn = result.rows[0]?.lsn;
+    return typeof lsn === 'string' ? parseLsn(lsn) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Resolves once the log holds everything committed at or before `target`; throws
  * VALIDATION_FAILED for a target in the future and CAPTURE_BEHIND when capture does not
@@ -62,18 +85,31 @@ export async function ensureLogReaches(deps: LogReachDeps, target: RestoreTarget
   }
 
   // The log may lag the target: prove it does not, by the slot passing today's WAL position.
-  const position = await deps.source.query('SELECT pg_current_wal_lsn()::text AS lsn');
-  const now = parseLsn(String(position.rows[0]?.lsn));
-  if (target.kind === 'lsn' && target.lsn > now) {
-    throw new BacktrackError(
-      'VALIDATION_FAILED',
-      `${target.text} is past the server's WAL position ${formatLsn(now)}: a restore goes back in time only`,
+  const serverPosition = async (): Promise<Lsn> =>
+    parseLsn(
+      String((await deps.source.query('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]?.lsn),
     );
+  if (target.kind === 'lsn') {
+    const before = await serverPosition();
+    if (target.lsn > before) {
+      throw new BacktrackError(
+        'VALIDATION_FAILED',
+        `${target.text} is past the server's WAL position ${formatLsn(before)}: a restore goes back in time only`,
+      );
+    }
   }
+  // Every transaction committed by now has its commit record before a WAL position read
+  // now. A probe's message gives one that the slot passes as soon as capture has committed
+  // the probe (today's end of WAL, with other databases' WAL in it, would need capture's
+  // next idle advance, seconds away); without the privilege to emit it, today's end of WAL.
+  const now = (await probe(deps.source)) ?? (await serverPosition());
   const deadline = deps.clock.nowMs() + deps.waitMs;
   let confirmed = await slotPosition(deps.source, deps.slot);
+  // Soon after the probe, then less often (an idle advance is seconds away).
+  let delayMs = 5;
   while ((confirmed === undefined || confirmed < now) && deps.clock.nowMs() < deadline) {
-    await sleep(250);
+    await sleep(delayMs);
+    delayMs = Math.min(delayMs * 2, 250);
     confirmed = await slotPosition(deps.source, deps.slot);
   }
   if (confirmed !== undefined && confirmed >= now) return;

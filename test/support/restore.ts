@@ -9,7 +9,12 @@ import { createHash } from 'node:crypto';
 import { type CaptureService } from '../../services/capture/index.js';
 import { createRestorer, type Restorer } from '../../services/restore/index.js';
 import { createSnapshotter, type Snapshotter } from '../../services/snapshotter/index.js';
-import { type Config, type S3Config, requireSection } from '../../shared/config/index.js';
+import {
+  type CaptureConfig,
+  type Config,
+  type S3Config,
+  requireSection,
+} from '../../shared/config/index.js';
 import type { Logger } from '../../shared/logging.js';
 import { oracleSchemaSql, tenantState, type TenantState } from '../oracle/workload.js';
 
@@ -56,13 +61,17 @@ export interface RestoreFixtures {
 export async function restoreEnvironment(
   f: RestoreFixtures,
   schemaSql: string = oracleSchemaSql(f.source.schema),
+  options: { readonly capture?: Partial<CaptureConfig>; readonly captureWaitMs?: number } = {},
 ): Promise<RestoreEnvironment> {
   await f.source.pool.query(schemaSql);
   await setupSource(f.source);
   const s3 = { ...requireSection(f.config, 's3', 'test'), prefix: f.s3.store.prefix };
   const kafka = kafkaConfigFor(f.kafka, 3);
   const source = sourceConfigFor(f.source);
-  const capture = await captureInProcess(f.source, f.kafka, f.log, { partitions: 3 });
+  const capture = await captureInProcess(f.source, f.kafka, f.log, {
+    partitions: 3,
+    capture: options.capture,
+  });
   const snapshotter = await createSnapshotter({
     source,
     kafka,
@@ -81,6 +90,7 @@ export async function restoreEnvironment(
     log: f.log,
     takePreRestoreSnapshot: async (tenant, createdBy) =>
       (await snapshotter.take({ tenant, kind: 'pre_restore', createdBy })).id,
+    captureWaitMs: options.captureWaitMs,
   });
   const withSession = async <T>(
     work: (session: Awaited<ReturnType<typeof f.source.pool.connect>>) => Promise<T>,
