@@ -102,6 +102,7 @@ async function main(): Promise<void> {
       kafka,
       capture: { ...config.capture, metricsPort: 0, lingerMs: 5 },
       s3: undefined,
+      encryption: undefined,
       log,
     });
     await capture.streaming;

@@ -20,8 +20,9 @@ import type {
   KafkaConfig,
   S3Config,
 } from '../../shared/config/index.js';
-import { BacktrackError, describeError } from '../../shared/errors.js';
+import { BacktrackError } from '../../shared/errors.js';
 import { txlogTopic, txlogTopicSpec } from '../../shared/events/index.js';
+import { failedCheckOf, type HealthReason } from '../../shared/health.js';
 import { createKafka, type KafkaConsumer, type KafkaPort } from '../../shared/kafka/index.js';
 import { type Service, service } from '../../shared/lifecycle.js';
 import type { Logger } from '../../shared/logging.js';
@@ -49,10 +50,20 @@ export interface ArchiverDeps {
 /** The phase the archiver is in. */
 export type ArchiverPhase = 'running' | 'stopping' | 'stopped' | 'failed';
 
+/** What /healthz answers for each phase. */
+const PHASE_HEALTH: Readonly<Record<ArchiverPhase, HealthReason>> = {
+  running: 'ok',
+  stopping: 'stopping',
+  stopped: 'stopped',
+  failed: 'failed',
+};
+
 /** A running archiver. */
 export interface ArchiverService extends Service {
   /** Resolves after stop(); rejects with the error that stopped the archiver. */
   readonly done: Promise<void>;
+  /** Address and port of /metrics and /healthz. */
+  readonly metricsHost: string;
   readonly metricsPort: number;
   readonly metrics: ArchiverMetrics;
   readonly groupId: string;
@@ -200,12 +211,17 @@ export async function startArchiver(deps: ArchiverDeps): Promise<ArchiverService
 
   const metricsServer: MetricsServer = await startMetricsServer({
     registry: metrics.registry,
+    host: deps.archiver.metricsHost,
     port: deps.archiver.metricsPort,
+    // Generic words only: the group and the error go to the log (`detail`).
     health: () => ({
       healthy: phase === 'running',
-      details: { phase, groupId, lastError: fatal === undefined ? null : describeError(fatal) },
+      checks: { archiver: PHASE_HEALTH[phase], ...failedCheckOf(fatal) },
+      detail: { phase, groupId, err: fatal },
     }),
+    log,
   });
+  log.info({ host: metricsServer.host, port: metricsServer.port }, 'archiver metrics listening');
 
   const shutdown = async (): Promise<void> => {
     const graceful = phase === 'running';
@@ -251,6 +267,7 @@ export async function startArchiver(deps: ArchiverDeps): Promise<ArchiverService
 
   return {
     done,
+    metricsHost: metricsServer.host,
     metricsPort: metricsServer.port,
     metrics,
     groupId,

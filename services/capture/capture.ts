@@ -5,22 +5,25 @@
  * after a jittered backoff; at start-up that is tried for BACKTRACK_CAPTURE_STARTUP_TIMEOUT_MS,
  * once streaming for ever. Any other error stops the service with its message.
  */
+import { keyringFrom } from '../../shared/archive/encryption.js';
 import { recordCaptureGap } from '../../shared/catalog/capture-gaps.js';
 import { type Clock, systemClock } from '../../shared/clock.js';
 import type {
   CaptureConfig,
   CatalogConfig,
+  EncryptionConfig,
   KafkaConfig,
   S3Config,
   SourceConfig,
 } from '../../shared/config/index.js';
-import { BacktrackError, describeError, isRetriable } from '../../shared/errors.js';
+import { BacktrackError, isRetriable } from '../../shared/errors.js';
 import {
   checkpointTopic,
   checkpointTopicSpec,
   txlogTopic,
   txlogTopicSpec,
 } from '../../shared/events/index.js';
+import { failedCheckOf, type HealthReason } from '../../shared/health.js';
 import { createKafka, type KafkaPort } from '../../shared/kafka/index.js';
 import { type Service, service } from '../../shared/lifecycle.js';
 import type { Logger } from '../../shared/logging.js';
@@ -44,6 +47,11 @@ export interface CaptureDeps {
   /** Object storage for claim checks of oversized rows (optional). */
   readonly s3: S3Config | undefined;
   /**
+   * Encrypts claim checks as segments and snapshots are (undefined: stored plain). Required
+   * so that no caller leaves it out by accident.
+   */
+  readonly encryption: EncryptionConfig | undefined;
+  /**
    * The catalog, where capture records WAL it lost (a slot found ahead of the checkpoint).
    * Without it, such a gap stops capture with an error instead.
    */
@@ -61,13 +69,23 @@ export interface CaptureDeps {
 /** The phase capture is in. */
 export type CapturePhase = 'starting' | 'streaming' | 'restarting' | 'stopped' | 'failed';
 
+/** What /healthz answers for each phase. */
+const PHASE_HEALTH: Readonly<Record<CapturePhase, HealthReason>> = {
+  starting: 'starting',
+  streaming: 'ok',
+  restarting: 'restarting',
+  stopped: 'stopped',
+  failed: 'failed',
+};
+
 /** A running capture. */
 export interface CaptureService extends Service {
   /** Resolves when capture stopped after stop(); rejects with the error that stopped it. */
   readonly done: Promise<void>;
   /** Resolves once the first session streams; rejects when capture fails before that. */
   readonly streaming: Promise<void>;
-  /** Port of /metrics and /healthz. */
+  /** Address and port of /metrics and /healthz. */
+  readonly metricsHost: string;
   readonly metricsPort: number;
   readonly metrics: CaptureMetrics;
   phase(): CapturePhase;
@@ -80,6 +98,7 @@ export async function startCapture(deps: CaptureDeps): Promise<CaptureService> {
   const log = deps.log.child({ component: 'capture', slot: deps.source.slot });
   const clock = deps.clock ?? systemClock;
   const metrics = createCaptureMetrics();
+  metrics.slot.set({ slot: deps.source.slot }, 1);
   const kafka = createKafka({
     brokers: deps.kafka.brokers,
     clientId: `${deps.kafka.clientId}-capture`,
@@ -91,7 +110,11 @@ export async function startCapture(deps: CaptureDeps): Promise<CaptureService> {
     applicationName: 'backtrack-capture-catalog',
     max: 2,
   });
-  const claims = deps.s3 ? createObjectStore(deps.s3) : undefined;
+  const claimStore = deps.s3 ? createObjectStore(deps.s3) : undefined;
+  const claims = claimStore && {
+    store: claimStore,
+    encryptWith: keyringFrom(deps.encryption).current,
+  };
   const topic = txlogTopic(deps.kafka.topicPrefix);
   const recordGap = async (gap: CaptureGap): Promise<void> => {
     if (!deps.catalog) {
@@ -119,18 +142,21 @@ export async function startCapture(deps: CaptureDeps): Promise<CaptureService> {
 
   const metricsServer: MetricsServer = await startMetricsServer({
     registry: metrics.registry,
+    host: deps.capture.metricsHost,
     port: deps.capture.metricsPort,
+    // Generic words only: the slot, the position and the error go to the log (`detail`).
     health: () => ({
       healthy: phase === 'streaming',
-      details: {
+      checks: { capture: PHASE_HEALTH[phase], ...failedCheckOf(lastError) },
+      detail: {
         phase,
-        slot: deps.source.slot,
         durableLsn: session ? formatLsn(session.durable()) : null,
-        lastError: lastError === undefined ? null : describeError(lastError),
+        err: lastError,
       },
     }),
+    log,
   });
-  log.info({ port: metricsServer.port }, 'capture metrics listening');
+  log.info({ host: metricsServer.host, port: metricsServer.port }, 'capture metrics listening');
 
   const lagTimer = setInterval(() => {
     const pending = session?.oldestPendingCommitUs();
@@ -237,7 +263,7 @@ export async function startCapture(deps: CaptureDeps): Promise<CaptureService> {
     await done.catch(() => undefined);
     await metricsServer.stop();
     await source.end();
-    claims?.destroy();
+    claimStore?.destroy();
   };
   const stoppable = service('capture', shutdown, 60_000);
   // When capture fails on its own, release what it holds (the caller still sees `done` reject).
@@ -247,6 +273,7 @@ export async function startCapture(deps: CaptureDeps): Promise<CaptureService> {
     done,
     // Settles once streaming began, or with the error that kept it from starting.
     streaming: Promise.race([streaming, done]),
+    metricsHost: metricsServer.host,
     metricsPort: metricsServer.port,
     metrics,
     phase: () => phase,

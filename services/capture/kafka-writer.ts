@@ -26,6 +26,11 @@
  * with its checkpoint record, and so does an idle advance (checkpointIdle), so the slot
  * never passes the checkpoint.
  */
+import {
+  CLAIM_CHECK_BYTES,
+  type ClaimCheckSink,
+  writeClaimCheck,
+} from '../../shared/archive/claim-check.js';
 import type { Clock } from '../../shared/clock.js';
 import { BacktrackError } from '../../shared/errors.js';
 import { type Checkpoint, checkpointRecord } from '../../shared/events/checkpoint.js';
@@ -34,7 +39,6 @@ import {
   type ChangeOp,
   encodeChangeEvent,
   TxlogRecords,
-  TXLOG_MAX_MESSAGE_BYTES,
 } from '../../shared/events/index.js';
 import type {
   KafkaTransaction,
@@ -44,13 +48,9 @@ import type {
 import type { Logger } from '../../shared/logging.js';
 import type { Lsn } from '../../shared/lsn.js';
 import { Mutex } from '../../shared/mutex.js';
-import type { ObjectStore } from '../../shared/s3/index.js';
 
 import { DurabilityLedger } from './durability.js';
 import type { CaptureMetrics } from './metrics.js';
-
-/** Events larger than this keep their row images in object storage (claim check). */
-export const CLAIM_CHECK_BYTES = TXLOG_MAX_MESSAGE_BYTES / 2;
 
 /**
  * The points on the commit path where tests stop the writer (BACKTRACK_FAILPOINTS kills the
@@ -83,8 +83,11 @@ export interface WriterOptions {
   readonly lingerMs: number;
   readonly maxBatchTransactions: number;
   readonly chunkBytes: number;
-  /** Where oversized row images go; without it an oversized event stops capture. */
-  readonly claims: ObjectStore | undefined;
+  /**
+   * Where oversized row images go (claim checks, encrypted when a key is configured);
+   * without it an oversized event stops capture.
+   */
+  readonly claims: ClaimCheckSink | undefined;
   readonly clock: Clock;
   readonly metrics: CaptureMetrics;
   readonly log: Logger;
@@ -494,23 +497,17 @@ export class TxlogWriter {
     });
   }
 
-  /** Stores the full event in object storage and returns the encoded reference event. */
+  /** Stores the full event as a claim check and returns the encoded reference event. */
   private async claimCheck(event: ChangeEvent, value: Buffer): Promise<Buffer> {
-    const store = this.options.claims;
-    if (!store) {
+    const sink = this.options.claims;
+    if (!sink) {
       throw new BacktrackError(
         'CONFIG_INVALID',
         `a change of ${event.schema}.${event.table} is ${value.length} bytes, more than Kafka takes; set BACKTRACK_S3_BUCKET so capture can store it in object storage`,
       );
     }
-    const key = `claims/${this.options.slot}/${event.commitLsn.toString(16).padStart(16, '0')}-${event.sequence}.avro`;
-    const stored = await store.put(key, value, { contentType: 'application/avro' });
+    const reference = await writeClaimCheck(sink, this.options.slot, event, value);
     this.options.metrics.claimChecks.inc();
-    return encodeChangeEvent({
-      ...event,
-      before: null,
-      after: null,
-      claim: { key, sha256: stored.sha256, size: stored.size },
-    });
+    return encodeChangeEvent(reference);
   }
 }

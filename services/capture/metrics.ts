@@ -12,6 +12,7 @@ export interface CaptureMetrics {
   readonly claimChecks: Counter;
   readonly restarts: Counter;
   readonly gaps: Counter;
+  readonly slot: Gauge;
   readonly lastCommittedLsn: Gauge;
   readonly slotLagBytes: Gauge;
   readonly secondsBehind: Gauge;
@@ -65,6 +66,12 @@ export function createCaptureMetrics(): CaptureMetrics {
     gaps: new Counter({
       name: 'backtrack_capture_gaps_total',
       help: 'Gaps found at session start: WAL the slot was confirmed past that never reached Kafka (recorded in the catalog).',
+      registers: [registry],
+    }),
+    slot: new Gauge({
+      name: 'backtrack_capture_slot_info',
+      help: 'Always 1; its label names the replication slot this capture streams.',
+      labelNames: ['slot'],
       registers: [registry],
     }),
     lastCommittedLsn: new Gauge({

@@ -13,6 +13,7 @@
  *      the slot only once Kafka committed them; idle WAL is checkpointed before it is confirmed.
  * Any failure ends the session; capture.ts starts a new one from the checkpoint.
  */
+import type { ClaimCheckSink } from '../../shared/archive/claim-check.js';
 import type { Clock } from '../../shared/clock.js';
 import { BacktrackError } from '../../shared/errors.js';
 import {
@@ -30,7 +31,6 @@ import {
   type Queryable,
   type ReplicationStream,
 } from '../../shared/pg/index.js';
-import type { ObjectStore } from '../../shared/s3/index.js';
 
 import { type CaptureFailpoint, TxlogWriter } from './kafka-writer.js';
 import type { CaptureMetrics } from './metrics.js';
@@ -69,7 +69,8 @@ export interface SessionDeps {
   /** A connection to the source for catalog look-ups (not the replication connection). */
   readonly source: Queryable;
   readonly lookup: RelationLookup;
-  readonly claims: ObjectStore | undefined;
+  /** Where claim checks of oversized rows go, and the key that encrypts them. */
+  readonly claims: ClaimCheckSink | undefined;
   readonly clock: Clock;
   readonly metrics: CaptureMetrics;
   readonly log: Logger;

@@ -191,6 +191,7 @@ async function startPipeline(config: Config, context: CommandContext) {
     kafka: requireSection(config, 'kafka', 'run'),
     capture: config.capture,
     s3: config.s3,
+    encryption: config.encryption,
     catalog: config.catalog,
     failpoint: failpointHook(config.failpoints, log),
     log,

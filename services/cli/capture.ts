@@ -16,6 +16,7 @@ export const captureCommand: Command = {
       kafka: requireSection(config, 'kafka', 'capture'),
       capture: config.capture,
       s3: config.s3,
+      encryption: config.encryption,
       catalog: config.catalog,
       failpoint: failpointHook(config.failpoints, log),
       log,

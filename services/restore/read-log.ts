@@ -5,12 +5,10 @@
  * (claim checks) are resolved on the way. Reading stops early once the tenant's stream is
  * past the target.
  */
-import { createHash } from 'node:crypto';
-
+import { readClaimCheck } from '../../shared/archive/claim-check.js';
 import type { Keyring } from '../../shared/archive/encryption.js';
 import { readSegment } from '../../shared/archive/segment-file.js';
 import type { Segment } from '../../shared/catalog/segments.js';
-import { BacktrackError } from '../../shared/errors.js';
 import {
   type ChangeEvent,
   compareEventPosition,
@@ -29,6 +27,7 @@ export interface LogSources {
   readonly archive: ObjectStore;
   /** Where capture stored claim checks (its configured bucket and prefix). */
   readonly claims: ObjectStore;
+  /** Decrypts encrypted segments and claim checks. */
   readonly keyring: Keyring;
 }
 
@@ -47,22 +46,6 @@ function pastTarget(segment: Segment, target: RestoreTarget): boolean {
   return target.kind === 'time'
     ? segment.minCommitTimeUs > target.us + SKEW_US
     : segment.minCommitLsn > target.lsn;
-}
-
-async function resolveClaim(event: ChangeEvent, sources: LogSources): Promise<ChangeEvent> {
-  const claim = event.claim;
-  if (!claim) return event;
-  const stored = await sources.claims.get(claim.key);
-  const sha256 = createHash('sha256').update(stored).digest('hex');
-  if (sha256 !== claim.sha256 || stored.length !== claim.size) {
-    throw new BacktrackError(
-      'INTEGRITY_FAILED',
-      `the row images of event ${event.commitLsn}:${event.sequence} (${claim.key}) do not match their checksum`,
-      { details: { key: claim.key } },
-    );
-  }
-  const full = decodeChangeEvent(stored);
-  return { ...event, before: full.before, after: full.after, claim: null };
 }
 
 /** Every event of one stream, in order (segments, then the tail), via `emit`. */
@@ -125,7 +108,7 @@ export async function readLog(
   let next = 0;
   const deliver = async (event: ChangeEvent): Promise<void> => {
     if (event.claim) stats.claimChecks += 1;
-    onEvent(await resolveClaim(event, sources));
+    onEvent(await readClaimCheck(sources.claims, event, sources.keyring));
     stats.events += 1;
   };
   await readStream(mine, plan.target, sources, stats, async (event) => {

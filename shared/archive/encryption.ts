@@ -1,5 +1,5 @@
 /**
- * Client-side envelope encryption of stored objects (segments and snapshots alike).
+ * Client-side envelope encryption of stored objects (segments, snapshots and claim checks alike).
  *
  * Each object gets a fresh random 256-bit data key; the data key is wrapped (AES-256-GCM)
  * by the configured master key, and the object's bytes are encrypted with the data key in

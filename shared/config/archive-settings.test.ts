@@ -17,6 +17,7 @@ describe('archive, snapshot and encryption settings', () => {
       groupId: undefined,
       segmentMaxBytes: 16 * 1024 * 1024,
       segmentMaxAgeMs: 60_000,
+      metricsHost: '127.0.0.1',
       metricsPort: 9465,
       sessionTimeoutMs: 30_000,
       compactionIntervalMs: 3_600_000,

@@ -53,6 +53,19 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
 
+  it('serves the unauthenticated metrics endpoints on loopback unless told otherwise', () => {
+    const defaults = loadConfig(minimal);
+    expect(defaults.capture.metricsHost).toBe('127.0.0.1');
+    expect(defaults.archiver.metricsHost).toBe('127.0.0.1');
+    const configured = loadConfig({
+      ...minimal,
+      BACKTRACK_CAPTURE_METRICS_HOST: '0.0.0.0',
+      BACKTRACK_ARCHIVER_METRICS_HOST: '10.0.0.7',
+    });
+    expect(configured.capture.metricsHost).toBe('0.0.0.0');
+    expect(configured.archiver.metricsHost).toBe('10.0.0.7');
+  });
+
   it('ignores variables outside BACKTRACK_* and treats empty ones as unset', () => {
     const config = loadConfig({ ...minimal, PATH: '/bin', BACKTRACK_CATALOG_URL: '' });
     expect(config.catalog?.url).toBe(minimal.BACKTRACK_SOURCE_URL);

@@ -33,6 +33,8 @@ export interface CaptureConfig {
   readonly chunkBytes: number;
   /** Least time between two checkpoints of idle WAL (ms). */
   readonly idleCheckpointMs: number;
+  /** Address of /metrics and /healthz: 127.0.0.1 unless set (they have no auth). */
+  readonly metricsHost: string;
   readonly metricsPort: number;
   readonly startupTimeoutMs: number;
 }
@@ -74,6 +76,8 @@ export interface ArchiverConfig {
   readonly groupId: string | undefined;
   readonly segmentMaxBytes: number;
   readonly segmentMaxAgeMs: number;
+  /** Address of /metrics and /healthz: 127.0.0.1 unless set (they have no auth). */
+  readonly metricsHost: string;
   readonly metricsPort: number;
   /** Kafka group session timeout (ms). */
   readonly sessionTimeoutMs: number;
@@ -105,6 +109,10 @@ export interface ApiConfig {
   readonly rateLimits: Readonly<Record<string, number>>;
   readonly rateWindowSeconds: number;
   readonly bodyLimitBytes: number;
+  /** Longest life of a bearer token (s): exp past iat, or past now. */
+  readonly maxTokenLifetimeSeconds: number;
+  /** Shortest interval between two runs of a schedule (s). */
+  readonly minScheduleIntervalSeconds: number;
   /** Days every tenant stays restorable unless its schedules or DR plans ask for more. */
   readonly retentionDays: number;
 }
@@ -296,6 +304,8 @@ function arrangeApi(e: ConfigEnv): ApiConfig {
     rateLimits: Object.freeze(rateLimits),
     rateWindowSeconds: e.BACKTRACK_API_RATE_WINDOW_SECONDS,
     bodyLimitBytes: e.BACKTRACK_API_BODY_LIMIT_BYTES,
+    maxTokenLifetimeSeconds: e.BACKTRACK_API_MAX_TOKEN_LIFETIME_SECONDS,
+    minScheduleIntervalSeconds: e.BACKTRACK_API_MIN_SCHEDULE_INTERVAL_SECONDS,
     retentionDays: e.BACKTRACK_RETENTION_DAYS,
   });
 }
@@ -334,6 +344,7 @@ function arrange(e: ConfigEnv): Config {
       maxBatchTransactions: e.BACKTRACK_CAPTURE_MAX_BATCH_TRANSACTIONS,
       chunkBytes: e.BACKTRACK_CAPTURE_CHUNK_BYTES,
       idleCheckpointMs: e.BACKTRACK_CAPTURE_IDLE_CHECKPOINT_MS,
+      metricsHost: e.BACKTRACK_CAPTURE_METRICS_HOST,
       metricsPort: e.BACKTRACK_CAPTURE_METRICS_PORT,
       startupTimeoutMs: e.BACKTRACK_CAPTURE_STARTUP_TIMEOUT_MS,
     }),
@@ -366,6 +377,7 @@ function arrange(e: ConfigEnv): Config {
       groupId: e.BACKTRACK_ARCHIVER_GROUP_ID,
       segmentMaxBytes: e.BACKTRACK_ARCHIVER_SEGMENT_MAX_BYTES,
       segmentMaxAgeMs: e.BACKTRACK_ARCHIVER_SEGMENT_MAX_AGE_MS,
+      metricsHost: e.BACKTRACK_ARCHIVER_METRICS_HOST,
       metricsPort: e.BACKTRACK_ARCHIVER_METRICS_PORT,
       sessionTimeoutMs: e.BACKTRACK_ARCHIVER_SESSION_TIMEOUT_MS,
       compactionIntervalMs: e.BACKTRACK_ARCHIVER_COMPACTION_INTERVAL_MS,

@@ -111,6 +111,13 @@ export const configSchema = z
       .describe(
         'Least time between two checkpoints of WAL that holds nothing to capture (ms). While the captured tables are idle and others write, the slot follows the server this often, each step first checkpointed in Kafka; it bounds the WAL an idle publication retains.',
       ),
+    BACKTRACK_CAPTURE_METRICS_HOST: z
+      .string()
+      .min(1)
+      .default('127.0.0.1')
+      .describe(
+        'Address the capture /metrics and /healthz endpoints listen on; 0.0.0.0 to serve every interface (put it behind a network policy: it has no auth).',
+      ),
     BACKTRACK_CAPTURE_METRICS_PORT: z.coerce
       .number()
       .int()
@@ -179,7 +186,9 @@ export const configSchema = z
       .string()
       .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name')
       .optional()
-      .describe('Bucket for segments and snapshots. Needed by archive, snapshot and restore.'),
+      .describe(
+        'Bucket for segments, snapshots and claim checks. Needed by archive, snapshot and restore, and by capture for rows too large for a Kafka record.',
+      ),
     BACKTRACK_S3_ENDPOINT: z
       .url({ protocol: /^https?$/ })
       .optional()
@@ -226,6 +235,13 @@ export const configSchema = z
       .default(60_000)
       .describe(
         'Longest an event waits in the archiver before its partition range is flushed (ms): the RPO to object storage.',
+      ),
+    BACKTRACK_ARCHIVER_METRICS_HOST: z
+      .string()
+      .min(1)
+      .default('127.0.0.1')
+      .describe(
+        'Address the archiver /metrics and /healthz endpoints listen on; 0.0.0.0 to serve every interface (put it behind a network policy: it has no auth).',
       ),
     BACKTRACK_ARCHIVER_METRICS_PORT: z.coerce
       .number()
@@ -308,7 +324,7 @@ export const configSchema = z
       )
       .optional()
       .describe(
-        'Master key (base64 of 32 bytes) that encrypts segments and snapshots client-side with AES-256-GCM (a data key per object, wrapped by this key). Unset: stored unencrypted.',
+        'Master key (base64 of 32 bytes) that encrypts segments, snapshots and claim checks client-side with AES-256-GCM (a data key per object, wrapped by this key). Unset: stored unencrypted.',
       ),
     BACKTRACK_ENCRYPTION_KEY_ID: z
       .string()
@@ -380,6 +396,24 @@ export const configSchema = z
       .max(64 * 1024 * 1024)
       .default(1024 * 1024)
       .describe('Largest request body the control API reads; larger ones are refused.'),
+    BACKTRACK_API_MAX_TOKEN_LIFETIME_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .max(31_536_000)
+      .default(86_400)
+      .describe(
+        'Longest life of a bearer token: one whose exp lies further than this past its iat (or past now) is refused (s).',
+      ),
+    BACKTRACK_API_MIN_SCHEDULE_INTERVAL_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(86_400)
+      .default(300)
+      .describe(
+        'Shortest interval between two runs of a schedule; a cron that fires more often is refused (s).',
+      ),
     BACKTRACK_RETENTION_DAYS: z.coerce
       .number()
       .int()

@@ -30,6 +30,7 @@ export const TEST_ARCHIVER: ArchiverConfig = {
   groupId: undefined,
   segmentMaxBytes: 64 * 1024,
   segmentMaxAgeMs: 500,
+  metricsHost: '127.0.0.1',
   metricsPort: 0,
   sessionTimeoutMs: 6_000,
   compactionIntervalMs: 0,

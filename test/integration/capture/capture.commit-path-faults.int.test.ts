@@ -149,6 +149,7 @@ describe('capture: faults at each await of the commit path', () => {
           },
           capture: { ...TEST_CAPTURE, chunkBytes: 64 * 1024, lingerMs: 20, idleCheckpointMs: 0 },
           s3: undefined,
+          encryption: undefined,
           log,
           statusIntervalMs: 200,
           // A dead broker fails the held operation within seconds, not the default minute.

@@ -1,13 +1,16 @@
 /**
- * What capture exposes while it runs (/metrics and /healthz), and what it does with a row
- * too large for a Kafka record: the row images go to object storage and the event carries
- * a verifiable reference (claim check), so no row is ever uncapturable.
+ * What capture exposes while it runs (/metrics and /healthz: on loopback, and to its
+ * unauthenticated callers only generic reasons, the detail going to the log), and what it
+ * does with a row too large for a Kafka record: the row images go to object storage and the
+ * event carries a verifiable reference (claim check), so no row is ever uncapturable.
  */
 import { createHash, randomBytes } from 'node:crypto';
 
+import { freePort } from '../../../infra/stack/ports.js';
 import { startCapture } from '../../../services/capture/index.js';
 import { requireSection } from '../../../shared/config/index.js';
 import { decodeChangeEvent } from '../../../shared/events/index.js';
+import { createLogger } from '../../../shared/logging.js';
 import {
   captureInProcess,
   kafkaConfigFor,
@@ -17,9 +20,10 @@ import {
   waitForLog,
 } from '../../support/capture.js';
 import { describe, expect, test } from '../../support/fixtures.js';
+import { waitFor } from '../../support/wait-for.js';
 
 describe('capture: metrics, health and oversized rows', () => {
-  test('/metrics counts events and transactions; /healthz says streaming', async ({
+  test('/metrics counts events and transactions and names the slot; /healthz says ok', async ({
     source,
     kafka,
     log,
@@ -41,13 +45,68 @@ describe('capture: metrics, health and oversized rows', () => {
       expect(metrics).toMatch(/^backtrack_capture_kafka_commit_seconds_count \d+$/m);
       expect(metrics).toMatch(/^backtrack_capture_commit_to_kafka_seconds_bucket/m);
       expect(metrics).toMatch(/^backtrack_capture_process_resident_memory_bytes \d+/m);
+      expect(metrics).toContain(`\nbacktrack_capture_slot_info{slot="${source.slot}"} 1\n`);
 
+      expect(capture.metricsHost).toBe('127.0.0.1');
       const health = await fetch(`${base}/healthz`);
       expect(health.status).toBe(200);
-      expect(await health.json()).toMatchObject({
-        status: 'ok',
-        phase: 'streaming',
+      expect(await health.json()).toEqual({ status: 'ok', checks: { capture: 'ok' } });
+    } finally {
+      await capture.stop();
+    }
+  });
+
+  test('/healthz of a capture that cannot reach the source: generic reasons, the detail in the log', async ({
+    source,
+    kafka,
+  }) => {
+    await source.exec(`CREATE TABLE notes (id int PRIMARY KEY, tenant_id text NOT NULL)`);
+    await setupSource(source);
+    const nowhere = new URL(source.url);
+    nowhere.port = String(await freePort());
+    const lines: string[] = [];
+    const log = createLogger({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    const capture = await startCapture({
+      source: sourceConfigFor(source, { url: nowhere.toString() }),
+      kafka: kafkaConfigFor(kafka),
+      // Keeps retrying (restarting) instead of failing at once.
+      capture: { ...TEST_CAPTURE, startupTimeoutMs: 120_000 },
+      s3: undefined,
+      encryption: undefined,
+      log,
+    });
+    try {
+      const url = `http://127.0.0.1:${capture.metricsPort}/healthz`;
+      const answer = await waitFor(
+        async () => {
+          const response = await fetch(url);
+          const text = await response.text();
+          return text.includes('unreachable') && { status: response.status, text };
+        },
+        { timeoutMs: 30_000, what: 'the source reported unreachable' },
+      );
+      expect(answer.status).toBe(503);
+      expect(JSON.parse(answer.text)).toEqual({
+        status: 'unhealthy',
+        checks: { capture: 'restarting', source: 'unreachable' },
+      });
+      for (const secret of [source.slot, nowhere.hostname, nowhere.port, 'ECONNREFUSED', '/']) {
+        expect(answer.text).not.toContain(secret);
+      }
+
+      const warning = lines
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .find((line) => line.msg === 'health check unhealthy' && line.level === 'warn');
+      expect(warning).toMatchObject({
         slot: source.slot,
+        phase: 'restarting',
+        checks: { capture: 'restarting', source: 'unreachable' },
+        err: {
+          code: 'SOURCE_UNAVAILABLE',
+          message: expect.stringContaining(
+            `ECONNREFUSED ${nowhere.hostname}:${nowhere.port}`,
+          ) as string,
+        },
       });
     } finally {
       await capture.stop();
@@ -71,6 +130,7 @@ describe('capture: metrics, health and oversized rows', () => {
       kafka: kafkaConfigFor(kafka),
       capture: TEST_CAPTURE,
       s3: { ...s3Config, prefix: s3.store.prefix },
+      encryption: undefined,
       log,
     });
     await capture.streaming;

@@ -57,6 +57,7 @@ describe('capture: slot safety', () => {
           },
           capture: TEST_CAPTURE,
           s3: undefined,
+          encryption: undefined,
           log,
           statusIntervalMs: 200,
         });

@@ -1,0 +1,141 @@
+/**
+ * The metrics endpoint: where it listens and what `/healthz` tells a caller it cannot
+ * authenticate. The servers listen on this host only (port 0, loopback or a local interface).
+ */
+import { connect } from 'node:net';
+import { networkInterfaces } from 'node:os';
+
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { BacktrackError } from './errors.js';
+import type { Health } from './health.js';
+import { createLogger } from './logging.js';
+import { createRegistry, type MetricsServer, startMetricsServer } from './metrics.js';
+
+/** An IPv4 address of this machine other than loopback, if it has one. */
+const otherAddress = Object.values(networkInterfaces())
+  .flat()
+  .find((a) => a !== undefined && a.family === 'IPv4' && !a.internal)?.address;
+
+/** 'connected', or the code of the error connecting to host:port failed with. */
+function tryConnect(host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+  });
+}
+
+const started: MetricsServer[] = [];
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((s) => s.stop()));
+});
+
+/** Starts a server on a free port; returns it and the JSON lines it logged. */
+async function serve(options: { host?: string; health?: () => Health } = {}) {
+  const lines: string[] = [];
+  const log = createLogger({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+  const server = await startMetricsServer({
+    registry: createRegistry('test_'),
+    port: 0,
+    health: options.health ?? (() => ({ healthy: true, checks: { capture: 'ok' } })),
+    log,
+    ...(options.host === undefined ? {} : { host: options.host }),
+  });
+  started.push(server);
+  const logged = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  return { server, logged };
+}
+
+describe('metrics server: where it listens', () => {
+  it('listens on 127.0.0.1 unless told otherwise', async () => {
+    const { server } = await serve();
+    expect(server.host).toBe('127.0.0.1');
+    expect(await tryConnect('127.0.0.1', server.port)).toBe('connected');
+  });
+
+  // Without another interface there is nothing to be refused on; the test above still holds.
+  it.skipIf(otherAddress === undefined)(
+    'refuses connections on the other interfaces by default',
+    async () => {
+      const { server } = await serve();
+      expect(await tryConnect(otherAddress ?? '', server.port)).toBe('ECONNREFUSED');
+    },
+  );
+
+  it('listens on the configured host', async () => {
+    const { server } = await serve({ host: '0.0.0.0' });
+    expect(server.host).toBe('0.0.0.0');
+    expect(await tryConnect('127.0.0.1', server.port)).toBe('connected');
+    if (otherAddress !== undefined) {
+      expect(await tryConnect(otherAddress, server.port)).toBe('connected');
+    }
+  });
+
+  it.skipIf(otherAddress === undefined)(
+    'listens on that one interface only when configured with its address',
+    async () => {
+      const { server } = await serve({ host: otherAddress ?? '' });
+      expect(server.host).toBe(otherAddress);
+      expect(await tryConnect(otherAddress ?? '', server.port)).toBe('connected');
+      expect(await tryConnect('127.0.0.1', server.port)).toBe('ECONNREFUSED');
+    },
+  );
+});
+
+describe('metrics server: /healthz', () => {
+  const secrets = ['backtrack_main', '0/16B3748', '10.0.0.7', '5432', 'ECONNREFUSED'];
+  let healthy = false;
+  const health = (): Health =>
+    healthy
+      ? { healthy: true, checks: { capture: 'ok' }, detail: { slot: 'backtrack_main' } }
+      : {
+          healthy: false,
+          checks: { capture: 'restarting', source: 'unreachable' },
+          detail: {
+            slot: 'backtrack_main',
+            durableLsn: '0/16B3748',
+            err: new BacktrackError(
+              'SOURCE_UNAVAILABLE',
+              'cannot reach the source database at 10.0.0.7:5432/app (connect ECONNREFUSED 10.0.0.7:5432)',
+            ),
+          },
+        };
+
+  it('answers generic reasons only and logs the detail at warn, once per answer', async () => {
+    healthy = false;
+    const { server, logged } = await serve({ health });
+    const url = `http://127.0.0.1:${server.port}/healthz`;
+
+    const unhealthy = await fetch(url);
+    const text = await unhealthy.text();
+    expect(unhealthy.status).toBe(503);
+    expect(JSON.parse(text)).toEqual({
+      status: 'unhealthy',
+      checks: { capture: 'restarting', source: 'unreachable' },
+    });
+    for (const secret of secrets) expect(text).not.toContain(secret);
+    await fetch(url);
+
+    const warnings = logged().filter((line) => line.level === 'warn');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({
+      msg: 'health check unhealthy',
+      checks: { capture: 'restarting', source: 'unreachable' },
+      slot: 'backtrack_main',
+      durableLsn: '0/16B3748',
+      err: { message: expect.stringContaining('connect ECONNREFUSED 10.0.0.7:5432') as string },
+    });
+
+    healthy = true;
+    const ok = await fetch(url);
+    const okText = await ok.text();
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(okText)).toEqual({ status: 'ok', checks: { capture: 'ok' } });
+    expect(okText).not.toContain('backtrack_main');
+    expect(logged().filter((line) => line.level === 'warn')).toHaveLength(1);
+  });
+});
