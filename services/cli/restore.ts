@@ -7,6 +7,7 @@ import { userInfo } from 'node:os';
 
 import { requireSection } from '../../shared/config/index.js';
 import { BacktrackError } from '../../shared/errors.js';
+import { defaultTargetSchema } from '../../shared/source/restore-schema.js';
 import {
   createRestorer,
   type RestoreProgress,
@@ -116,18 +117,6 @@ function json(summary: RestoreSummary): string {
   );
 }
 
-/** A target schema name for a restore that was not given one. */
-function defaultSchema(tenant: string): string {
-  const slug =
-    tenant
-      .toLowerCase()
-      .replace(/[^a-z0-9]+/g, '_')
-      .replace(/^_+|_+$/g, '')
-      .slice(0, 30) || 'tenant';
-  const stamp = new Date().toISOString().replace(/\D/g, '').slice(0, 14);
-  return `restore_${slug}_${stamp}`;
-}
-
 export const restoreCommand: Command = {
   name: 'restore',
   summary: 'rebuild one tenant as it was at an instant: into a new schema, or in place',
@@ -172,7 +161,7 @@ export const restoreCommand: Command = {
         tables,
         mode: inPlace
           ? { kind: 'in-place', confirm: flags.confirm === true }
-          : { kind: 'schema', schema: schema ?? defaultSchema(tenant) },
+          : { kind: 'schema', schema: schema ?? defaultTargetSchema(tenant, new Date()) },
         dryRun: flags['dry-run'] === true,
         actor: `cli:${userInfo().username}`,
         onProgress: flags.json === true ? undefined : progressPrinter(),

@@ -17,6 +17,7 @@ const CSV_COLUMNS = [
   'action',
   'target',
   'request_id',
+  'correlation_id',
   'outcome',
   'status_code',
   'error_code',
@@ -32,16 +33,24 @@ function record(e: AuditEntry): Record<(typeof CSV_COLUMNS)[number], string | nu
     action: e.action,
     target: e.target,
     request_id: e.requestId,
+    correlation_id: e.correlationId,
     outcome: e.outcome,
     status_code: e.statusCode,
     error_code: e.errorCode,
   };
 }
 
-/** A CSV field (RFC 4180): quoted when it holds a comma, quote or line break. */
-function csvField(value: string | number | null): string {
+/** What a spreadsheet reads as the start of a formula (OWASP, CSV injection). */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * A CSV field (RFC 4180): quoted when it holds a comma, quote or line break. Text that a
+ * spreadsheet would run as a formula (=, +, -, @, tab, carriage return first) gets a
+ * leading single quote, as OWASP recommends, so it opens as the text it was.
+ */
+export function csvField(value: string | number | null): string {
   if (value === null) return '';
-  const text = String(value);
+  const text = typeof value === 'string' && FORMULA_START.test(value) ? `'${value}` : String(value);
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 

@@ -38,6 +38,8 @@ declare module 'fastify' {
     tenant: string | undefined;
     /** What the request acted on, for the audit log (e.g. a job id). */
     auditTarget: string | undefined;
+    /** The X-Request-Id the client sent, when it was a valid one; the request's own id is server-made. */
+    correlationId: string | undefined;
   }
 }
 

@@ -58,9 +58,14 @@ export function fireTimesBetween(
   return times;
 }
 
-/** The shortest gap between the next few fire times (ms): how often a schedule fires. */
-export function fireInterval(expression: string, timezone: string, from: Date): number | undefined {
-  const runs = pattern(expression, timezone).nextRuns(6, from);
+/** The shortest gap between the next `count` fire times (ms): how often a schedule fires. */
+export function fireInterval(
+  expression: string,
+  timezone: string,
+  from: Date,
+  count = 6,
+): number | undefined {
+  const runs = pattern(expression, timezone).nextRuns(count, from);
   let shortest: number | undefined;
   for (let i = 1; i < runs.length; i++) {
     const gap = (runs[i]?.getTime() ?? 0) - (runs[i - 1]?.getTime() ?? 0);

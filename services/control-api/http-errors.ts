@@ -76,6 +76,12 @@ export function toBacktrackError(e: unknown, request: FastifyRequest, log: Logge
       { details: { problems } },
     );
   }
+  if (isFastifyError(e) && e.statusCode === 413) {
+    return new BacktrackError(
+      'PAYLOAD_TOO_LARGE',
+      `the request body is larger than this API reads (${e.message}); send less, or raise BACKTRACK_API_BODY_LIMIT_BYTES`,
+    );
+  }
   if (
     isFastifyError(e) &&
     e.statusCode !== undefined &&

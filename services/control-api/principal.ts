@@ -10,6 +10,8 @@ import { z } from 'zod';
 import type { ApiConfig } from '../../shared/config/index.js';
 import { BacktrackError } from '../../shared/errors.js';
 
+import { textProblem } from './bad-text.js';
+
 /** Roles, in increasing power; platform-admin also spans tenants. */
 export const ROLES = ['viewer', 'operator', 'admin', 'platform-admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -28,10 +30,19 @@ export interface Principal {
   readonly tenant: string | undefined;
 }
 
+/** A claim that names someone: bounded, storable text without control characters. */
+const nameClaim = z
+  .string()
+  .min(1)
+  .max(200)
+  .refine((s) => textProblem(s) === undefined && ![...s].some((ch) => ch.charCodeAt(0) < 0x20));
+
 const claims = z.object({
-  sub: z.string().min(1).max(200),
+  sub: nameClaim,
   role: z.enum(ROLES),
-  tenant_id: z.string().min(1).max(200).optional(),
+  tenant_id: nameClaim.optional(),
+  exp: z.number().finite(),
+  iat: z.number().finite().optional(),
 });
 
 /** Verifies bearer tokens. */
@@ -76,8 +87,16 @@ export function createTokenVerifier(api: ApiConfig): TokenVerifier {
       }
       const parsed = claims.safeParse(payload);
       if (!parsed.success)
-        throw authRequired('the bearer token lacks a valid role or tenant_id claim');
-      const { sub, role, tenant_id: tenant } = parsed.data;
+        throw authRequired('the bearer token lacks a valid sub, role or tenant_id claim');
+      const { sub, role, tenant_id: tenant, exp, iat } = parsed.data;
+      // A token lives at most maxTokenLifetimeSeconds, counted from its iat, and from now
+      // for one without iat (a stolen long-lived token is a standing key).
+      const now = Math.floor(Date.now() / 1000);
+      const lifetime = exp - Math.min(iat ?? now, now);
+      if (lifetime > api.maxTokenLifetimeSeconds)
+        throw authRequired(
+          `the bearer token lives ${lifetime > 1e12 ? 'practically forever' : `${Math.round(lifetime)} s`}, longer than the ${api.maxTokenLifetimeSeconds} s this API accepts (BACKTRACK_API_MAX_TOKEN_LIFETIME_SECONDS); get a shorter-lived one`,
+        );
       if (role !== 'platform-admin' && tenant === undefined)
         throw authRequired(`a ${role} token must name its tenant (claim tenant_id)`);
       return { subject: sub, role, tenant: role === 'platform-admin' ? undefined : tenant };

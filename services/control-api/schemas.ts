@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 
+import { textProblem } from './bad-text.js';
 import { cronProblem, isTimeZone } from './cron.js';
 
 /** `tenant`: only a platform-admin names it; anyone else may only repeat their own. */
@@ -84,7 +85,8 @@ export const text = (max: number) =>
     .string()
     .min(1)
     .max(max)
-    .refine((s) => ![...s].some(isControl), 'has control characters');
+    .refine((s) => ![...s].some(isControl), 'has control characters')
+    .refine((s) => textProblem(s) === undefined, 'is not valid Unicode text');
 
 /** Every successful body starts with this. */
 export const ok = z.literal(true);

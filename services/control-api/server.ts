@@ -3,12 +3,16 @@
  * for every request and response, the OpenAPI document generated from them at /docs (and
  * /docs/json), /healthz, /readyz (the catalog answers) and Prometheus /metrics. The hooks
  * carry the rules every route shares, in order:
- *   1. onRequest: a request id; a route without an access declaration answers 404 (deny by
+ *   1. onRequest: a request id of the server's own (a client's X-Request-Id is kept as the
+ *      correlation id); a route without an access declaration answers 404 (deny by
  *      default); otherwise the bearer token (401), the role (403) and the tenant (404 for
  *      another tenant's id);
- *   2. validation of params, query and body by the route's zod schemas (400);
- *   3. preHandler: the rate limit of the route's bucket, counted in the catalog (429);
- *   4. onSend: the audit log entry of a mutating call, before the response leaves.
+ *   2. preValidation: text Postgres cannot store (NUL, lone surrogates) anywhere in params,
+ *      query or body (400); then validation by the route's zod schemas (400);
+ *   3. preHandler: the rate limit of the route's bucket, counted in the catalog (429); then
+ *      the audit entry of a mutating call, written ahead (503 when it cannot be: the
+ *      handler never runs unaudited);
+ *   4. onSend: the audit entry completed, before the response leaves.
  */
 import { randomUUID } from 'node:crypto';
 
@@ -24,7 +28,8 @@ import {
 import { BacktrackError } from '../../shared/errors.js';
 import { Counter, createRegistry, Histogram, type Registry } from '../../shared/metrics.js';
 
-import { auditCall } from './audit.js';
+import { auditAhead, auditCall } from './audit.js';
+import { findBadText } from './bad-text.js';
 import type { ApiDeps } from './context.js';
 import { sendError, toBacktrackError } from './http-errors.js';
 import { hasRole, type TokenVerifier } from './principal.js';
@@ -34,11 +39,19 @@ import { registerRoutes } from './routes/index.js';
 /** The fastify instance with the zod type provider. */
 export type Api = FastifyInstance & ReturnType<FastifyInstance['withTypeProvider']>;
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{8,100}$/;
+/** A client's X-Request-Id worth keeping as the correlation id. */
+const CORRELATION_ID = /^[A-Za-z0-9._:-]{8,100}$/;
+/**
+ * Longest path parameter the router takes. Past any URL Node's HTTP parser accepts, so the
+ * router never refuses one itself (with fastify's own 414 body, before authentication):
+ * a long parameter reaches the route's schema and is a 400 like any other bad value.
+ */
+const MAX_PARAM_LENGTH = 65_536;
 const isTenantParameter = (value: unknown): value is string =>
   typeof value === 'string' &&
   value.length > 0 &&
   value.length <= 200 &&
+  value.isWellFormed() &&
   ![...value].some((ch) => ch.charCodeAt(0) < 0x20);
 
 function queryTenant(request: FastifyRequest): unknown {
@@ -82,12 +95,37 @@ async function authorize(request: FastifyRequest, verifier: TokenVerifier): Prom
   request.tenant = principal.tenant;
 }
 
+/** The refusal of a request with text Postgres cannot store in params, query or body. */
+function badTextError(request: FastifyRequest): BacktrackError | undefined {
+  for (const [where, value] of [
+    ['params', request.params],
+    ['querystring', request.query],
+    ['body', request.body],
+  ] as const) {
+    const bad = findBadText(value);
+    if (bad === undefined) continue;
+    return new BacktrackError(
+      'VALIDATION_FAILED',
+      `the ${where} is invalid: ${bad.path}: ${bad.message}`,
+      { details: { problems: [{ in: where, path: bad.path, message: bad.message }] } },
+    );
+  }
+  return undefined;
+}
+
 /** HTTP metrics of the API. */
 function httpMetrics(registry: Registry): {
   requests: Counter<'route' | 'method' | 'status'>;
   seconds: Histogram<'route' | 'method'>;
+  authFailures: Counter<'route'>;
 } {
   return {
+    authFailures: new Counter({
+      name: 'backtrack_api_auth_failures_total',
+      help: 'Requests refused because they carried no valid bearer token (not in the audit log)',
+      labelNames: ['route'],
+      registers: [registry],
+    }),
     requests: new Counter({
       name: 'backtrack_api_requests_total',
       help: 'HTTP requests answered by the control API',
@@ -114,22 +152,40 @@ export async function buildApi(
   const app = Fastify({
     logger: false,
     bodyLimit: deps.api.bodyLimitBytes,
-    genReqId: (raw) => {
-      const given = raw.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    // The request id is always the server's: a client's id could repeat another call's.
+    genReqId: () => randomUUID(),
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // A URL the router cannot decode answers in the API's envelope, with a request id.
+    frameworkErrors: (error, request, reply) => {
+      void reply.header('X-Request-Id', request.id);
+      void sendError(
+        reply,
+        new BacktrackError('VALIDATION_FAILED', `the URL is invalid: ${error.message}`, {
+          details: { problems: [{ in: 'url', path: '(root)', message: error.message }] },
+        }),
+      );
     },
-    routerOptions: { maxParamLength: 200 },
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest('principal', undefined);
   app.decorateRequest('tenant', undefined);
   app.decorateRequest('auditTarget', undefined);
+  app.decorateRequest('auditId', undefined);
+  app.decorateRequest('correlationId', undefined);
 
   const metrics = httpMetrics(registry);
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('X-Request-Id', request.id);
+    const given = request.headers['x-request-id'];
+    if (typeof given === 'string' && CORRELATION_ID.test(given)) {
+      request.correlationId = given;
+      void reply.header('X-Correlation-Id', given);
+    }
     await authorize(request, verifier);
+  });
+  app.addHook('preValidation', (request, _reply, done) => {
+    done(badTextError(request));
   });
   app.addHook('preHandler', async (request, reply) => {
     const rule = request.routeOptions.config.rateLimit;
@@ -143,8 +199,12 @@ export async function buildApi(
       reply,
     );
   });
+  // Registered after the rate limit: the last step before the handler.
+  app.addHook('preHandler', async (request) => {
+    await auditAhead(deps.catalog, log, request);
+  });
   app.addHook('onSend', async (request, reply, payload) => {
-    await auditCall(deps.catalog, log, request, reply, payload);
+    await auditCall(deps.catalog, log, metrics.authFailures, request, reply, payload);
     return payload;
   });
   app.addHook('onResponse', async (request, reply) => {

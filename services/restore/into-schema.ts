@@ -13,6 +13,7 @@ import {
   quoteQualified,
   sqlState,
 } from '../../shared/pg/index.js';
+import { checkTargetSchema } from '../../shared/source/restore-schema.js';
 
 import type { FoldedRows } from './bounded-fold.js';
 import { copyRowsIn, digestTable } from './copy-load.js';
@@ -26,24 +27,6 @@ export interface IntoSchemaDeps {
   /** Definitions of tables as of the snapshot, by qualified name. */
   readonly definitions: ReadonlyMap<string, SnapshotTable>;
   readonly onRows?: (table: string, rows: number) => void;
-}
-
-/** Refuses a schema name that exists (nothing is replaced) or is not a plain identifier. */
-export async function checkTargetSchema(source: PgPool, schema: string): Promise<void> {
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
-    throw new BacktrackError(
-      'VALIDATION_FAILED',
-      `target schema ${JSON.stringify(schema)} must be a lower-case identifier (letters, digits, underscore; at most 63)`,
-    );
-  }
-  const existing = await source.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
-  if (existing.rowCount > 0) {
-    throw new BacktrackError(
-      'VALIDATION_FAILED',
-      `target schema ${schema} already exists; Backtrack restores into a new schema only: choose another name, or drop it first`,
-      { details: { schema } },
-    );
-  }
 }
 
 async function attempt(

@@ -28,11 +28,12 @@ import type { KafkaPort } from '../../shared/kafka/index.js';
 import type { Logger } from '../../shared/logging.js';
 import type { PgPool, PgSession } from '../../shared/pg/index.js';
 import type { ObjectStore } from '../../shared/s3/index.js';
+import { checkTargetSchema } from '../../shared/source/restore-schema.js';
 
 import { BoundedFold } from './bounded-fold.js';
 import { tableKey } from './fold.js';
 import { restoreInPlace, type RestoredTable } from './in-place.js';
-import { checkTargetSchema, restoreIntoSchema } from './into-schema.js';
+import { restoreIntoSchema } from './into-schema.js';
 import { planRestore, type RestorePlan } from './plan.js';
 import { previewTables, type TablePreview } from './preview.js';
 import { readLog } from './read-log.js';
@@ -177,8 +178,7 @@ async function checkRequest(deps: RestoreDeps, request: RestoreRequest): Promise
       `an in-place restore replaces tenant ${request.tenant}'s live rows: add --confirm (and try --dry-run first), or restore into a new schema with --target-schema`,
     );
   }
-  if (request.mode.kind === 'schema' && !request.dryRun)
-    await checkTargetSchema(deps.source, request.mode.schema);
+  if (request.mode.kind === 'schema') await checkTargetSchema(deps.source, request.mode.schema);
 }
 
 /** Folds the plan's snapshot and log into the tenant's rows as of the target. */

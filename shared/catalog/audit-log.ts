@@ -1,7 +1,10 @@
 /**
- * `backtrack.audit_log`: every mutating API call, append-only (triggers refuse UPDATE,
- * DELETE and TRUNCATE). Read page by page with a keyset cursor, or streamed in batches from
- * a server-side cursor for a compliance export of any length.
+ * `backtrack.audit_log`: every mutating API call, append-only (triggers refuse DELETE,
+ * TRUNCATE and every UPDATE but one: completing a `pending` entry, once). A call is written
+ * ahead as `pending` before its handler runs (`beginAudit`) and completed before its answer
+ * leaves (`completeAudit`); a refusal before the handler is appended whole (`appendAudit`).
+ * Read page by page with a keyset cursor, or streamed in batches from a server-side cursor
+ * for a compliance export of any length.
  */
 import { z } from 'zod';
 
@@ -10,7 +13,7 @@ import type { PgPool, Queryable } from '../pg/index.js';
 import { int4, int8, parseRows, timestamp } from './columns.js';
 
 /** How a call ended. */
-export const AUDIT_OUTCOMES = ['success', 'failure', 'denied'] as const;
+export const AUDIT_OUTCOMES = ['pending', 'success', 'failure', 'denied'] as const;
 export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 
 /** One audited call. */
@@ -22,7 +25,10 @@ export interface AuditEntry {
   readonly tenant: string | null;
   readonly action: string;
   readonly target: string | null;
+  /** The server's id of the call, unique per call. */
   readonly requestId: string;
+  /** The X-Request-Id the client sent, if it was a valid one. */
+  readonly correlationId: string | null;
   readonly outcome: AuditOutcome;
   readonly statusCode: number;
   readonly errorCode: string | null;
@@ -39,6 +45,7 @@ const entryRow = z
     action: z.string(),
     target: z.string().nullable(),
     request_id: z.string(),
+    correlation_id: z.string().nullable(),
     outcome: z.enum(AUDIT_OUTCOMES),
     status_code: int4,
     error_code: z.string().nullable(),
@@ -53,24 +60,25 @@ const entryRow = z
     action: r.action,
     target: r.target,
     requestId: r.request_id,
+    correlationId: r.correlation_id,
     outcome: r.outcome,
     statusCode: r.status_code,
     errorCode: r.error_code,
     details: r.details ?? null,
   }));
 
-const COLUMNS = `id, at, actor, actor_role, tenant_id, action, target, request_id, outcome,
-  status_code, error_code, details`;
+const COLUMNS = `id, at, actor, actor_role, tenant_id, action, target, request_id,
+  correlation_id, outcome, status_code, error_code, details`;
 
 /** An entry to append. */
 export type NewAuditEntry = Omit<AuditEntry, 'id' | 'at'>;
 
-/** Appends an entry; returns its id. */
+/** Appends a whole entry; returns its id. */
 export async function appendAudit(db: Queryable, e: NewAuditEntry): Promise<bigint> {
   const result = await db.query(
     `INSERT INTO backtrack.audit_log (actor, actor_role, tenant_id, action, target, request_id,
-       outcome, status_code, error_code, details)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+       correlation_id, outcome, status_code, error_code, details)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
     [
       e.actor,
       e.actorRole,
@@ -78,13 +86,52 @@ export async function appendAudit(db: Queryable, e: NewAuditEntry): Promise<bigi
       e.action,
       e.target,
       e.requestId,
+      e.correlationId,
       e.outcome,
       e.statusCode,
       e.errorCode,
-      e.details === null || e.details === undefined ? null : JSON.stringify(e.details),
+      jsonOrNull(e.details),
     ],
   );
   return BigInt(String(result.rows[0]?.id));
+}
+
+const jsonOrNull = (details: unknown): string | null =>
+  details === null || details === undefined ? null : JSON.stringify(details);
+
+/** A call about to run: who, for which tenant, what. */
+export type PendingAuditEntry = Omit<NewAuditEntry, 'outcome' | 'statusCode' | 'errorCode'>;
+
+/**
+ * Writes `e` ahead as `pending` (status 0) before the call takes effect; returns its id.
+ * A call whose entry cannot be written must not run: callers let this throw.
+ */
+export async function beginAudit(db: Queryable, e: PendingAuditEntry): Promise<bigint> {
+  return appendAudit(db, { ...e, outcome: 'pending', statusCode: 0, errorCode: null });
+}
+
+/** How a pending call ended. */
+export interface AuditCompletion {
+  readonly outcome: Exclude<AuditOutcome, 'pending'>;
+  readonly statusCode: number;
+  readonly errorCode: string | null;
+  /** What the call acted on, when the pending entry did not know it yet. */
+  readonly target: string | null;
+}
+
+/** Completes the pending entry `id`, once; false when it was not pending. */
+export async function completeAudit(
+  db: Queryable,
+  id: bigint,
+  c: AuditCompletion,
+): Promise<boolean> {
+  const result = await db.query(
+    `UPDATE backtrack.audit_log
+        SET outcome = $2, status_code = $3, error_code = $4, target = coalesce(target, $5)
+      WHERE id = $1 AND outcome = 'pending'`,
+    [id.toString(), c.outcome, c.statusCode, c.errorCode, c.target],
+  );
+  return result.rowCount === 1;
 }
 
 /** Which entries to read. `tenant` undefined reads every tenant (platform admins only). */

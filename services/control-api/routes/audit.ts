@@ -30,8 +30,11 @@ const entrySchema = z.object({
   tenant: z.string().nullable(),
   action: z.string(),
   target: z.string().nullable(),
-  requestId: z.string(),
-  outcome: z.enum(AUDIT_OUTCOMES),
+  requestId: z.string().describe("The server's id of the call (its X-Request-Id answer header)"),
+  correlationId: z.string().nullable().describe('The X-Request-Id the client sent, if any'),
+  outcome: z
+    .enum(AUDIT_OUTCOMES)
+    .describe('pending: the call started and its end was not recorded'),
   statusCode: z.number().int(),
   errorCode: z.string().nullable(),
 });

@@ -8,11 +8,17 @@
  */
 import { randomUUID } from 'node:crypto';
 
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 
 import { enqueueJob, listJobs } from '../../../shared/catalog/jobs.js';
 import { BacktrackError } from '../../../shared/errors.js';
 import { formatInstant } from '../../../shared/instant.js';
+import {
+  checkTargetSchema,
+  defaultTargetSchema,
+  tenantSchemaPrefix,
+} from '../../../shared/source/restore-schema.js';
 import { accepted, actorOf, type ApiDeps, tenantOf } from '../context.js';
 import { jobSchema, jobView } from '../job-view.js';
 import { hasRole } from '../principal.js';
@@ -66,15 +72,31 @@ export const restoreBody = z
       });
   });
 
-/** A schema name for a restore that was not given one. */
-function defaultSchema(tenant: string, now: Date): string {
-  const slug =
-    tenant
-      .toLowerCase()
-      .replace(/[^a-z0-9]+/g, '_')
-      .replace(/^_+|_+$/g, '')
-      .slice(0, 30) || 'tenant';
-  return `restore_${slug}_${now.toISOString().replace(/\D/g, '').slice(0, 14)}`;
+/**
+ * The schema of a restore into a new schema, checked before anything runs: a tenant-level
+ * role names one in its tenant's namespace only (so nothing is learnt about another
+ * tenant's schemas), and none that exists or is reserved (DESIGN §2.9).
+ */
+async function targetSchema(
+  deps: ApiDeps,
+  request: FastifyRequest,
+  tenant: string,
+  given: string | undefined,
+): Promise<string> {
+  const schema = given ?? defaultTargetSchema(tenant, deps.clock.now());
+  const prefix = tenantSchemaPrefix(tenant);
+  if (request.principal?.role !== 'platform-admin' && !schema.startsWith(prefix)) {
+    const problem = `must start with ${prefix}, the namespace of tenant ${tenant}'s restores (e.g. ${prefix}before_incident)`;
+    throw new BacktrackError(
+      'VALIDATION_FAILED',
+      `target schema ${JSON.stringify(schema)} ${problem}`,
+      {
+        details: { problems: [{ in: 'body', path: 'targetSchema', message: problem }] },
+      },
+    );
+  }
+  await checkTargetSchema(deps.source, schema);
+  return schema;
 }
 
 /** Registers the restore routes. */
@@ -125,7 +147,7 @@ export function restoreRoutes(app: TypedApp, deps: ApiDeps): void {
         ? ({ kind: 'in-place', confirm: body.confirmRestore } as const)
         : ({
             kind: 'schema',
-            schema: body.targetSchema ?? defaultSchema(tenant, deps.clock.now()),
+            schema: await targetSchema(deps, request, tenant, body.targetSchema),
           } as const);
       if (body.dryRun) {
         const summary = await deps.engines.restore({

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 
 import { z } from 'zod';
 
+import { findDrPlan } from '../../../shared/catalog/dr-plans.js';
 import { VALIDATION_LEVELS } from '../../../shared/catalog/dr-tests.js';
 import {
   deleteSchedule,
@@ -21,7 +22,7 @@ import {
 } from '../../../shared/catalog/schedules.js';
 import { BacktrackError } from '../../../shared/errors.js';
 import { actorOf, type ApiDeps, tenantOf } from '../context.js';
-import { nextFireTime } from '../cron.js';
+import { fireInterval, nextFireTime } from '../cron.js';
 import {
   cronExpression,
   idParams,
@@ -102,20 +103,47 @@ function view(s: Schedule): z.infer<typeof scheduleSchema> {
   };
 }
 
-/** The cron expression must also parse in the schedule's own time zone. */
+const cronRefused = (f: ScheduleFields, message: string): BacktrackError =>
+  new BacktrackError(
+    'VALIDATION_FAILED',
+    `cron ${JSON.stringify(f.cron)} in ${f.timezone}: ${message}`,
+    {
+      details: { problems: [{ in: 'body', path: 'cron', message }] },
+    },
+  );
+
+/**
+ * The next run. The cron expression must also parse in the schedule's own time zone, and
+ * fire no more often than the minimum interval: a schedule queues real work (a snapshot
+ * reads every row of the tenant), outside the rate limits of the on-demand endpoints.
+ */
 function nextRun(deps: ApiDeps, f: ScheduleFields): Date | null {
-  if (!f.enabled) return null;
+  const now = deps.clock.now();
+  let interval: number | undefined;
+  let next: Date | null;
   try {
-    return nextFireTime(f.cron, f.timezone, deps.clock.now());
+    interval = fireInterval(f.cron, f.timezone, now, 60);
+    next = nextFireTime(f.cron, f.timezone, now);
   } catch (e) {
-    throw new BacktrackError(
-      'VALIDATION_FAILED',
-      `cron ${JSON.stringify(f.cron)} in ${f.timezone}: ${String(e)}`,
-      {
-        details: { problems: [{ in: 'body', path: 'cron', message: String(e) }] },
-      },
-    );
+    throw cronRefused(f, String(e));
   }
+  const least = deps.api.minScheduleIntervalSeconds;
+  if (interval !== undefined && interval < least * 1000)
+    throw cronRefused(
+      f,
+      `fires every ${interval / 1000} s, more often than the ${least} s a schedule may (BACKTRACK_API_MIN_SCHEDULE_INTERVAL_SECONDS)`,
+    );
+  return f.enabled ? next : null;
+}
+
+/** A DR plan named in the params must be one of the tenant's (another's answers like none). */
+async function checkPlan(deps: ApiDeps, tenant: string, f: ScheduleFields): Promise<void> {
+  const params = z.object({ drPlanId: z.string().optional() }).safeParse(f.params);
+  const id = params.success ? params.data.drPlanId : undefined;
+  if (id === undefined || (await findDrPlan(deps.catalog, tenant, id))) return;
+  throw new BacktrackError('RESOURCE_NOT_FOUND', `DR plan ${id} was not found`, {
+    details: { resource: 'dr-plan', id },
+  });
 }
 
 async function requireSchedule(deps: ApiDeps, tenant: string, id: string): Promise<Schedule> {
@@ -157,6 +185,7 @@ export function scheduleRoutes(app: TypedApp, deps: ApiDeps): void {
     },
     async (request, reply) => {
       const f: ScheduleFields = request.body;
+      await checkPlan(deps, tenantOf(request), f);
       const schedule = await insertSchedule(deps.catalog, {
         ...f,
         id: randomUUID(),
@@ -241,6 +270,7 @@ export function scheduleRoutes(app: TypedApp, deps: ApiDeps): void {
           request.body.maxBackups === undefined ? current.maxBackups : request.body.maxBackups,
         notificationTargets: request.body.notificationTargets ?? current.notificationTargets,
       };
+      await checkPlan(deps, tenant, merged);
       const timing =
         merged.cron !== current.cron ||
         merged.timezone !== current.timezone ||

@@ -32,7 +32,10 @@ export function systemRoutes(app: TypedApp, deps: ApiDeps, registry: Registry): 
         security: [],
         response: {
           200: z.object({ status: z.literal('ready') }),
-          503: z.object({ status: z.literal('unavailable'), reason: z.string() }),
+          503: z.object({
+            status: z.literal('unavailable'),
+            checks: z.object({ catalog: z.literal('unreachable') }),
+          }),
         },
       },
     },
@@ -41,10 +44,11 @@ export function systemRoutes(app: TypedApp, deps: ApiDeps, registry: Registry): 
         await deps.catalog.query('SELECT 1 FROM backtrack.jobs, backtrack.audit_log LIMIT 0');
         return { status: 'ready' as const };
       } catch (e) {
-        return reply.code(503).send({
-          status: 'unavailable' as const,
-          reason: `the catalog does not answer or is not migrated: ${e instanceof Error ? e.message : String(e)}`,
-        });
+        // The caller is anonymous: the reason (addresses, SQL errors) goes to the log only.
+        deps.log.warn({ err: e }, 'readyz: the catalog does not answer or is not migrated');
+        return reply
+          .code(503)
+          .send({ status: 'unavailable' as const, checks: { catalog: 'unreachable' as const } });
       }
     },
   );

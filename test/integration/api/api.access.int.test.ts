@@ -97,7 +97,14 @@ interface BadRequest {
   readonly method: string;
   readonly path: string;
   readonly request: Omit<ApiRequest, 'token'>;
+  /** Refused as too large (413 PAYLOAD_TOO_LARGE) rather than invalid (400). */
+  readonly tooLarge?: true;
 }
+
+const tooLargeBody = z.object({
+  success: z.literal(false),
+  error: z.object({ code: z.literal('PAYLOAD_TOO_LARGE'), message: z.string().min(1) }),
+});
 
 /** Ids that are not ids: SQL, garbage, long, almost-UUIDs. */
 const BAD_IDS = [
@@ -423,6 +430,7 @@ function badRequests(ids: { schedule: string; plan: string }): BadRequest[] {
         method: 'POST',
         path,
         request: { raw: JSON.stringify({ label: 'x'.repeat(2 * 1024 * 1024) }) },
+        tooLarge: true,
       },
     );
   }
@@ -703,8 +711,8 @@ describe('control API: access and validation', () => {
             ...bad.request,
             token: ta.admin,
           });
-          const parsed = problemsBody.safeParse(response.body);
-          if (response.status !== 400 || !parsed.success)
+          const parsed = (bad.tooLarge ? tooLargeBody : problemsBody).safeParse(response.body);
+          if (response.status !== (bad.tooLarge ? 413 : 400) || !parsed.success)
             wrong.push(`${bad.name} → ${response.status} ${response.text.slice(0, 200)}`);
         }
         expect(wrong).toEqual([]);

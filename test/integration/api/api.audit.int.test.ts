@@ -22,7 +22,8 @@ const exported = z.object({
   action: z.string(),
   target: z.string().nullable(),
   request_id: z.string(),
-  outcome: z.enum(['success', 'failure', 'denied']),
+  correlation_id: z.string().nullable(),
+  outcome: z.enum(['pending', 'success', 'failure', 'denied']),
   status_code: z.number(),
   error_code: z.string().nullable(),
 });
@@ -140,7 +141,7 @@ describe('control API: audit', () => {
 
       const expected = [
         {
-          request_id: 'period-0001',
+          correlation_id: 'period-0001',
           actor: 'admin:alice',
           action: 'schedule.create',
           target: scheduleId,
@@ -149,7 +150,7 @@ describe('control API: audit', () => {
           error_code: null,
         },
         {
-          request_id: 'period-0002',
+          correlation_id: 'period-0002',
           actor: 'admin:alice',
           action: 'schedule.create',
           target: null,
@@ -158,7 +159,7 @@ describe('control API: audit', () => {
           error_code: 'VALIDATION_FAILED',
         },
         {
-          request_id: 'period-0003',
+          correlation_id: 'period-0003',
           actor: 'viewer:bob',
           action: 'schedule.delete',
           target: scheduleId,
@@ -167,7 +168,7 @@ describe('control API: audit', () => {
           error_code: 'INSUFFICIENT_PERMISSIONS',
         },
         {
-          request_id: 'period-0004',
+          correlation_id: 'period-0004',
           actor: 'operator:carol',
           action: 'backup.create',
           target: jobId,
@@ -176,7 +177,7 @@ describe('control API: audit', () => {
           error_code: null,
         },
         {
-          request_id: 'period-0005',
+          correlation_id: 'period-0005',
           actor: 'admin:alice',
           action: 'schedule.delete',
           target: scheduleId,
@@ -209,13 +210,21 @@ describe('control API: audit', () => {
       expect(columns).toContain('request_id');
       const requestIds = rows.map((row) => row.split(',')[columns.indexOf('request_id')]);
       expect(requestIds).toEqual(lines.map((l) => l.request_id));
+      // The request id is the server's own, one per call; the client's is the correlation id.
+      expect(new Set(requestIds).size).toBe(requestIds.length);
+      for (const id of requestIds) expect(id).toMatch(/^[0-9a-f-]{36}$/);
 
       // The paged query agrees, and another tenant's admin sees none of it.
       const paged = bodyOf(
         await api.call('GET', '/v1/audit', { token: admin, query: { from, to } }),
-        z.object({ entries: z.array(z.object({ requestId: z.string() })) }),
+        z.object({
+          entries: z.array(
+            z.object({ requestId: z.string(), correlationId: z.string().nullable() }),
+          ),
+        }),
       );
       expect(paged.entries.map((e) => e.requestId)).toEqual(lines.map((l) => l.request_id));
+      expect(paged.entries.map((e) => e.correlationId)).toEqual(lines.map((l) => l.correlation_id));
       const theirs = await api.call('GET', '/v1/audit/export', {
         token: otherAdmin,
         query: { from, to },
@@ -224,14 +233,16 @@ describe('control API: audit', () => {
         theirs.text
           .trim()
           .split('\n')
-          .map((l) => exported.parse(JSON.parse(l)).request_id),
+          .map((l) => exported.parse(JSON.parse(l)).correlation_id),
       ).toEqual(['period-other']);
 
       // Append-only, for the role the service connects with.
       const before = await catalog.pool.query('SELECT count(*)::int AS n FROM backtrack.audit_log');
       for (const statement of [
-        `UPDATE backtrack.audit_log SET outcome = 'success' WHERE request_id = 'period-0003'`,
-        `DELETE FROM backtrack.audit_log WHERE request_id = 'period-0002'`,
+        `UPDATE backtrack.audit_log SET outcome = 'success' WHERE correlation_id = 'period-0003'`,
+        `UPDATE backtrack.audit_log SET outcome = 'pending' WHERE correlation_id = 'period-0001'`,
+        `UPDATE backtrack.audit_log SET actor = 'someone' WHERE correlation_id = 'period-0001'`,
+        `DELETE FROM backtrack.audit_log WHERE correlation_id = 'period-0002'`,
         'TRUNCATE backtrack.audit_log',
       ]) {
         const error = await catalog.pool.query(statement).then(

@@ -83,6 +83,8 @@ export function apiSettings(f: ApiFixtures, options: ApiOptions = {}): ApiStackS
       rateLimits: { ...DEFAULT_RATE_LIMITS, ...options.rateLimits },
       rateWindowSeconds: options.rateWindowSeconds ?? 3600,
       bodyLimitBytes: 1024 * 1024,
+      maxTokenLifetimeSeconds: 86_400,
+      minScheduleIntervalSeconds: 300,
       retentionDays: 30,
     },
     jobs: {
