@@ -11,6 +11,8 @@ export const ERROR_CODES = {
   INSUFFICIENT_PERMISSIONS: { httpStatus: 403, retriable: false },
   VALIDATION_FAILED: { httpStatus: 400, retriable: false },
   PAYLOAD_TOO_LARGE: { httpStatus: 413, retriable: false },
+  HEADERS_TOO_LARGE: { httpStatus: 431, retriable: false },
+  REQUEST_TIMEOUT: { httpStatus: 408, retriable: true },
   TENANT_NOT_FOUND: { httpStatus: 404, retriable: false },
   BACKUP_NOT_FOUND: { httpStatus: 404, retriable: false },
   SNAPSHOT_NOT_FOUND: { httpStatus: 404, retriable: false },

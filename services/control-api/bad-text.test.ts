@@ -24,6 +24,13 @@ describe('bad text', () => {
     expect(findBadText({ a: [null, 2, 'fine'] })).toBeUndefined();
     expect(findBadText(undefined)).toBeUndefined();
   });
+
+  test('any depth, without recursion', () => {
+    const deep: unknown = JSON.parse(`${'['.repeat(100_000)}"\\u0000"${']'.repeat(100_000)}`);
+    expect(findBadText(deep)?.message).toBe('has a NUL character (U+0000)');
+    const deepObject: unknown = JSON.parse(`${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}`);
+    expect(findBadText(deepObject)).toBeUndefined();
+  });
 });
 
 describe('CSV fields', () => {

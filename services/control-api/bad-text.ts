@@ -19,29 +19,31 @@ export interface TextProblem {
 }
 
 /**
- * The first string in `value` (object keys included, depth first) that cannot be stored.
- * `value` is parsed JSON, a query or path parameters: plain data, no cycles.
+ * The first string in `value` (object keys included, in document order) that cannot be
+ * stored. `value` is parsed JSON, a query or path parameters: plain data, no cycles, but of
+ * any depth, so it is walked with a stack of its own rather than by recursion.
  */
-export function findBadText(value: unknown, path = ''): TextProblem | undefined {
-  const here = path === '' ? '(root)' : path;
-  if (typeof value === 'string') {
-    const message = textProblem(value);
-    return message === undefined ? undefined : { path: here, message };
-  }
-  if (Array.isArray(value)) {
-    for (const [i, item] of value.entries()) {
-      const found = findBadText(item, path === '' ? String(i) : `${path}.${i}`);
-      if (found) return found;
-    }
-    return undefined;
-  }
-  if (typeof value === 'object' && value !== null) {
-    for (const [key, item] of Object.entries(value)) {
-      const keyProblem = textProblem(key);
-      const at = path === '' ? key : `${path}.${key}`;
-      if (keyProblem !== undefined) return { path: at, message: `key ${keyProblem}` };
-      const found = findBadText(item, at);
-      if (found) return found;
+export function findBadText(value: unknown): TextProblem | undefined {
+  const stack: { value: unknown; path: string }[] = [{ value, path: '' }];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const { value: here, path } = next;
+    const at = (key: string): string => (path === '' ? key : `${path}.${key}`);
+    if (typeof here === 'string') {
+      const message = textProblem(here);
+      if (message !== undefined) return { path: path === '' ? '(root)' : path, message };
+    } else if (Array.isArray(here)) {
+      for (let i = here.length - 1; i >= 0; i--)
+        stack.push({ value: here[i] as unknown, path: at(String(i)) });
+    } else if (typeof here === 'object' && here !== null) {
+      const entries: [string, unknown][] = Object.entries(here);
+      for (const [key] of entries) {
+        const keyProblem = textProblem(key);
+        if (keyProblem !== undefined) return { path: at(key), message: `key ${keyProblem}` };
+      }
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const entry = entries[i];
+        if (entry !== undefined) stack.push({ value: entry[1], path: at(entry[0]) });
+      }
     }
   }
   return undefined;

@@ -15,6 +15,8 @@
  *   4. onSend: the audit entry completed, before the response leaves.
  */
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
@@ -25,13 +27,13 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 
-import { BacktrackError } from '../../shared/errors.js';
+import { BacktrackError, ERROR_CODES } from '../../shared/errors.js';
 import { Counter, createRegistry, Histogram, type Registry } from '../../shared/metrics.js';
 
 import { auditAhead, auditCall } from './audit.js';
 import { findBadText } from './bad-text.js';
 import type { ApiDeps } from './context.js';
-import { sendError, toBacktrackError } from './http-errors.js';
+import { errorBody, sendError, toBacktrackError } from './http-errors.js';
 import { hasRole, type TokenVerifier } from './principal.js';
 import { enforceRateLimit } from './rate-limit.js';
 import { registerRoutes } from './routes/index.js';
@@ -113,6 +115,33 @@ function badTextError(request: FastifyRequest): BacktrackError | undefined {
   return undefined;
 }
 
+/**
+ * Node's refusals before a request exists (headers past its limit, a URL longer than 16 KB,
+ * a malformed request line, a timeout), written in the API's envelope with a request id
+ * instead of fastify's own body. The connection is closed, as Node does.
+ */
+function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const refusal =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? new BacktrackError(
+          'HEADERS_TOO_LARGE',
+          'the request line and headers are larger than this server reads (16 KB): send a shorter URL or fewer headers',
+        )
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new BacktrackError('REQUEST_TIMEOUT', 'the request did not arrive in time; send it again')
+        : new BacktrackError('VALIDATION_FAILED', 'the request is not valid HTTP');
+  const status = ERROR_CODES[refusal.code].httpStatus;
+  const body = JSON.stringify(errorBody(refusal.code, refusal.message));
+  if (socket.writable)
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${randomUUID()}\r\n` +
+        `Connection: close\r\n\r\n${body}`,
+    );
+  socket.destroy(error);
+}
+
 /** HTTP metrics of the API. */
 function httpMetrics(registry: Registry): {
   requests: Counter<'route' | 'method' | 'status'>;
@@ -155,6 +184,7 @@ export async function buildApi(
     // The request id is always the server's: a client's id could repeat another call's.
     genReqId: () => randomUUID(),
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    clientErrorHandler,
     // A URL the router cannot decode answers in the API's envelope, with a request id.
     frameworkErrors: (error, request, reply) => {
       void reply.header('X-Request-Id', request.id);

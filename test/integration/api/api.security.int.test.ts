@@ -308,7 +308,7 @@ describe('control API: security findings', () => {
     },
   );
 
-  test('envelopes: a too-long path parameter is a 400 after auth and audited; a huge body 413', async ({
+  test('envelopes: a too-long path parameter is a 400 after auth and audited; a huge body 413, huge headers 431', async ({
     source,
     catalog,
     kafka,
@@ -342,6 +342,13 @@ describe('control API: security findings', () => {
       });
       expect(huge.status).toBe(413);
       expect(codeOf(huge.body)).toBe('PAYLOAD_TOO_LARGE');
+      const hugeUrl = await api.call('GET', '/v1/schedules', {
+        token: admin,
+        query: { limit: '1'.repeat(20_000) },
+      });
+      expect(hugeUrl.status).toBe(431);
+      expect(codeOf(hugeUrl.body)).toBe('HEADERS_TOO_LARGE');
+      expect(hugeUrl.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
       const badUrl = await api.call('GET', '/v1/schedules/%E0%A4%A');
       expect(badUrl.status).toBe(400);
       expect(errorBody.safeParse(badUrl.body).success).toBe(true);
