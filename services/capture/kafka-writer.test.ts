@@ -122,6 +122,7 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 function writer(
   options: {
+    metrics?: ReturnType<typeof createCaptureMetrics>;
     chunkBytes?: number;
     maxBatchTransactions?: number;
     lingerMs?: number;
@@ -142,7 +143,7 @@ function writer(
     chunkBytes: options.chunkBytes ?? 1 << 20,
     claims: undefined,
     clock: manualClock(0),
-    metrics: createCaptureMetrics(),
+    metrics: options.metrics ?? createCaptureMetrics(),
     log: silentLogger(),
     start: done(50n),
     failpoint: options.failpoint,
@@ -314,6 +315,32 @@ describe('TxlogWriter', () => {
       await ending;
     }
     expect(producer.log.filter((l) => l.startsWith('commit'))).toEqual(['commit 1']);
+  });
+
+  it('counts the transactions with changes, not those with none (a probe message alone)', async () => {
+    const metrics = createCaptureMetrics();
+    const { producer, writer: w, durable } = writer({ metrics, lingerMs: 0 });
+    const settleAll = async (): Promise<void> => {
+      // Each round lets the writer take its next step; every send and commit then lands.
+      for (let round = 0; round < 10; round++) {
+        await settle();
+        for (const send of producer.sends) send.done.resolve();
+        for (const commit of producer.commits) commit.resolve();
+      }
+    };
+    await w.beginTransaction();
+    await w.add(event(100n, 0));
+    const first = w.endTransaction(done(108n));
+    await settleAll();
+    await first;
+    await w.beginTransaction();
+    const second = w.endTransaction({ ...done(208n), events: 0 });
+    await settleAll();
+    await second;
+    await settleAll();
+    expect(durable.at(-1)).toBe(lsnFromBigInt(208n));
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/^backtrack_capture_transactions_total 1$/m);
   });
 
   it('on close commits whole transactions but aborts one cut off midway', async () => {

@@ -465,8 +465,11 @@ export class TxlogWriter {
       metrics.produceLatency.observe((committedMs - startedMs) / 1000);
     }
     metrics.kafkaTransactions.inc();
-    metrics.transactions.inc(batch.completed.length);
-    for (const done of batch.completed) {
+    // Transactions without a change (a logical decoding message alone, e.g. a restore's
+    // probe from anywhere in the database) move the checkpoint and are not counted.
+    const captured = batch.completed.filter((done) => done.events > 0);
+    metrics.transactions.inc(captured.length);
+    for (const done of captured) {
       metrics.commitToKafkaLatency.observe(
         Math.max(0, committedMs - Number(done.commitTimeUs / 1000n)) / 1000,
       );

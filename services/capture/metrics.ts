@@ -35,7 +35,7 @@ export function createCaptureMetrics(): CaptureMetrics {
     }),
     transactions: new Counter({
       name: 'backtrack_capture_transactions_total',
-      help: 'Postgres transactions whose events Kafka committed.',
+      help: 'Postgres transactions with changes whose events Kafka committed.',
       registers: [registry],
     }),
     skippedTransactions: new Counter({
