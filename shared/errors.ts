@@ -72,6 +72,18 @@ export class BacktrackError extends Error {
   }
 }
 
+/** One problem of a refused request: where it is (`body`, `querystring`…), which field, why. */
+export interface InputProblem {
+  readonly in: string;
+  readonly path: string;
+  readonly message: string;
+}
+
+/** VALIDATION_FAILED for one problem of the input, listed in `details.problems`. */
+export function invalidInput(message: string, problem: InputProblem): BacktrackError {
+  return new BacktrackError('VALIDATION_FAILED', message, { details: { problems: [problem] } });
+}
+
 /** True when `e` is a {@link BacktrackError}, optionally of the given code. */
 export function isBacktrackError(e: unknown, code?: ErrorCode): e is BacktrackError {
   return e instanceof BacktrackError && (code === undefined || e.code === code);

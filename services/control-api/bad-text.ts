@@ -12,6 +12,19 @@ export function textProblem(text: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Whether `text` can name someone (a tenant, a token's subject): 1 to 200 characters,
+ * storable, without control characters.
+ */
+export function isPlainName(text: string): boolean {
+  return (
+    text.length > 0 &&
+    text.length <= 200 &&
+    textProblem(text) === undefined &&
+    ![...text].some((ch) => ch.charCodeAt(0) < 0x20)
+  );
+}
+
 /** A value's problem and where it is, for `details.problems`. */
 export interface TextProblem {
   readonly path: string;

@@ -8,7 +8,13 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 
-import { BacktrackError, ERROR_CODES, type ErrorCode } from '../../shared/errors.js';
+import {
+  BacktrackError,
+  ERROR_CODES,
+  type ErrorCode,
+  type InputProblem,
+  invalidInput,
+} from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging.js';
 
 /** The body of every error response. */
@@ -41,13 +47,6 @@ function isFastifyError(e: unknown): e is FastifyError {
   return e instanceof Error && typeof (e as Partial<FastifyError>).code === 'string';
 }
 
-/** One problem of a request, for `details.problems`. */
-interface Problem {
-  readonly in: string;
-  readonly path: string;
-  readonly message: string;
-}
-
 /** Turns any thrown value into the error the client sees. */
 export function toBacktrackError(e: unknown, request: FastifyRequest, log: Logger): BacktrackError {
   if (e instanceof BacktrackError) {
@@ -62,7 +61,7 @@ export function toBacktrackError(e: unknown, request: FastifyRequest, log: Logge
   }
   if (hasZodFastifySchemaValidationErrors(e)) {
     const where = (e as { validationContext?: string }).validationContext ?? 'request';
-    const problems: Problem[] = e.validation.map((v) => ({
+    const problems: InputProblem[] = e.validation.map((v) => ({
       in: where,
       path: v.instancePath.replace(/^\//, '').replace(/\//g, '.') || '(root)',
       message: v.message ?? 'invalid',
@@ -89,8 +88,10 @@ export function toBacktrackError(e: unknown, request: FastifyRequest, log: Logge
     e.statusCode < 500
   ) {
     // Fastify's own refusals: malformed JSON, a body too large, an unsupported media type.
-    return new BacktrackError('VALIDATION_FAILED', `the request is invalid: ${e.message}`, {
-      details: { problems: [{ in: 'request', path: '(root)', message: e.message }] },
+    return invalidInput(`the request is invalid: ${e.message}`, {
+      in: 'request',
+      path: '(root)',
+      message: e.message,
     });
   }
   log.error({ err: e, requestId: request.id }, 'internal error');

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { ApiConfig } from '../../shared/config/index.js';
 import { BacktrackError } from '../../shared/errors.js';
 
-import { textProblem } from './bad-text.js';
+import { isPlainName } from './bad-text.js';
 
 /** Roles, in increasing power; platform-admin also spans tenants. */
 export const ROLES = ['viewer', 'operator', 'admin', 'platform-admin'] as const;
@@ -31,11 +31,7 @@ export interface Principal {
 }
 
 /** A claim that names someone: bounded, storable text without control characters. */
-const nameClaim = z
-  .string()
-  .min(1)
-  .max(200)
-  .refine((s) => textProblem(s) === undefined && ![...s].some((ch) => ch.charCodeAt(0) < 0x20));
+const nameClaim = z.string().refine(isPlainName);
 
 const claims = z.object({
   sub: nameClaim,

@@ -27,11 +27,11 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 
-import { BacktrackError, ERROR_CODES } from '../../shared/errors.js';
+import { BacktrackError, ERROR_CODES, invalidInput } from '../../shared/errors.js';
 import { Counter, createRegistry, Histogram, type Registry } from '../../shared/metrics.js';
 
 import { auditAhead, auditCall } from './audit.js';
-import { findBadText } from './bad-text.js';
+import { findBadText, isPlainName } from './bad-text.js';
 import type { ApiDeps } from './context.js';
 import { errorBody, sendError, toBacktrackError } from './http-errors.js';
 import { hasRole, type TokenVerifier } from './principal.js';
@@ -50,11 +50,7 @@ const CORRELATION_ID = /^[A-Za-z0-9._:-]{8,100}$/;
  */
 const MAX_PARAM_LENGTH = 65_536;
 const isTenantParameter = (value: unknown): value is string =>
-  typeof value === 'string' &&
-  value.length > 0 &&
-  value.length <= 200 &&
-  value.isWellFormed() &&
-  ![...value].some((ch) => ch.charCodeAt(0) < 0x20);
+  typeof value === 'string' && isPlainName(value);
 
 function queryTenant(request: FastifyRequest): unknown {
   const query = request.query as Record<string, unknown> | undefined;
@@ -81,11 +77,11 @@ async function authorize(request: FastifyRequest, verifier: TokenVerifier): Prom
   const named = queryTenant(request);
   if (principal.role === 'platform-admin') {
     if (!isTenantParameter(named)) {
-      throw new BacktrackError(
-        'VALIDATION_FAILED',
-        'a platform-admin names the tenant it acts for: add ?tenant=<id>',
-        { details: { problems: [{ in: 'querystring', path: 'tenant', message: 'required' }] } },
-      );
+      throw invalidInput('a platform-admin names the tenant it acts for: add ?tenant=<id>', {
+        in: 'querystring',
+        path: 'tenant',
+        message: 'required',
+      });
     }
     request.tenant = named;
     return;
@@ -106,11 +102,10 @@ function badTextError(request: FastifyRequest): BacktrackError | undefined {
   ] as const) {
     const bad = findBadText(value);
     if (bad === undefined) continue;
-    return new BacktrackError(
-      'VALIDATION_FAILED',
-      `the ${where} is invalid: ${bad.path}: ${bad.message}`,
-      { details: { problems: [{ in: where, path: bad.path, message: bad.message }] } },
-    );
+    return invalidInput(`the ${where} is invalid: ${bad.path}: ${bad.message}`, {
+      in: where,
+      ...bad,
+    });
   }
   return undefined;
 }
@@ -190,8 +185,10 @@ export async function buildApi(
       void reply.header('X-Request-Id', request.id);
       void sendError(
         reply,
-        new BacktrackError('VALIDATION_FAILED', `the URL is invalid: ${error.message}`, {
-          details: { problems: [{ in: 'url', path: '(root)', message: error.message }] },
+        invalidInput(`the URL is invalid: ${error.message}`, {
+          in: 'url',
+          path: '(root)',
+          message: error.message,
         }),
       );
     },

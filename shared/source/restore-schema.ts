@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 
-import { BacktrackError } from '../errors.js';
+import { type BacktrackError, invalidInput } from '../errors.js';
 import type { Queryable } from '../pg/index.js';
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -47,9 +47,12 @@ export function defaultTargetSchema(tenant: string, now: Date): string {
   return `${tenantSchemaPrefix(tenant)}${now.toISOString().replace(/\D/g, '').slice(0, 14)}`;
 }
 
-const refused = (schema: string, problem: string): BacktrackError =>
-  new BacktrackError('VALIDATION_FAILED', `target schema ${JSON.stringify(schema)} ${problem}`, {
-    details: { problems: [{ in: 'body', path: 'targetSchema', message: problem }] },
+/** The refusal of `schema` as a restore's target schema, for `problem`. */
+export const targetSchemaRefused = (schema: string, problem: string): BacktrackError =>
+  invalidInput(`target schema ${JSON.stringify(schema)} ${problem}`, {
+    in: 'body',
+    path: 'targetSchema',
+    message: problem,
   });
 
 /**
@@ -59,10 +62,10 @@ const refused = (schema: string, problem: string): BacktrackError =>
  */
 export async function checkTargetSchema(source: Queryable, schema: string): Promise<void> {
   const problem = reservedSchemaProblem(schema);
-  if (problem !== undefined) throw refused(schema, `${problem}; choose another name`);
+  if (problem !== undefined) throw targetSchemaRefused(schema, `${problem}; choose another name`);
   const existing = await source.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
   if (existing.rowCount > 0)
-    throw refused(
+    throw targetSchemaRefused(
       schema,
       'already exists; Backtrack restores into a new schema only: choose another name, or drop it first',
     );

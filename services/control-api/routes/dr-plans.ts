@@ -18,7 +18,7 @@ import {
   updateDrPlan,
 } from '../../../shared/catalog/dr-plans.js';
 import { listDrTests } from '../../../shared/catalog/dr-tests.js';
-import { BacktrackError } from '../../../shared/errors.js';
+import { BacktrackError, invalidInput } from '../../../shared/errors.js';
 import { actorOf, type ApiDeps, tenantOf } from '../context.js';
 import { nextFireTime } from '../cron.js';
 import {
@@ -135,13 +135,11 @@ async function requirePlan(deps: ApiDeps, tenant: string, id: string): Promise<D
 
 function duplicateName(e: unknown, name: string): never {
   if (typeof e === 'object' && e !== null && (e as { code?: unknown }).code === '23505')
-    throw new BacktrackError(
-      'VALIDATION_FAILED',
-      `a DR plan named ${JSON.stringify(name)} exists; choose another name`,
-      {
-        details: { problems: [{ in: 'body', path: 'name', message: 'already used' }] },
-      },
-    );
+    throw invalidInput(`a DR plan named ${JSON.stringify(name)} exists; choose another name`, {
+      in: 'body',
+      path: 'name',
+      message: 'already used',
+    });
   throw e;
 }
 

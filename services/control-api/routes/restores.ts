@@ -17,6 +17,7 @@ import { formatInstant } from '../../../shared/instant.js';
 import {
   checkTargetSchema,
   defaultTargetSchema,
+  targetSchemaRefused,
   tenantSchemaPrefix,
 } from '../../../shared/source/restore-schema.js';
 import { accepted, actorOf, type ApiDeps, tenantOf } from '../context.js';
@@ -87,13 +88,7 @@ async function targetSchema(
   const prefix = tenantSchemaPrefix(tenant);
   if (request.principal?.role !== 'platform-admin' && !schema.startsWith(prefix)) {
     const problem = `must start with ${prefix}, the namespace of tenant ${tenant}'s restores (e.g. ${prefix}before_incident)`;
-    throw new BacktrackError(
-      'VALIDATION_FAILED',
-      `target schema ${JSON.stringify(schema)} ${problem}`,
-      {
-        details: { problems: [{ in: 'body', path: 'targetSchema', message: problem }] },
-      },
-    );
+    throw targetSchemaRefused(schema, problem);
   }
   await checkTargetSchema(deps.source, schema);
   return schema;

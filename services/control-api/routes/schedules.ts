@@ -20,7 +20,7 @@ import {
   type ScheduleFields,
   updateSchedule,
 } from '../../../shared/catalog/schedules.js';
-import { BacktrackError } from '../../../shared/errors.js';
+import { BacktrackError, invalidInput } from '../../../shared/errors.js';
 import { actorOf, type ApiDeps, tenantOf } from '../context.js';
 import { fireInterval, nextFireTime } from '../cron.js';
 import {
@@ -104,13 +104,11 @@ function view(s: Schedule): z.infer<typeof scheduleSchema> {
 }
 
 const cronRefused = (f: ScheduleFields, message: string): BacktrackError =>
-  new BacktrackError(
-    'VALIDATION_FAILED',
-    `cron ${JSON.stringify(f.cron)} in ${f.timezone}: ${message}`,
-    {
-      details: { problems: [{ in: 'body', path: 'cron', message }] },
-    },
-  );
+  invalidInput(`cron ${JSON.stringify(f.cron)} in ${f.timezone}: ${message}`, {
+    in: 'body',
+    path: 'cron',
+    message,
+  });
 
 /**
  * The next run. The cron expression must also parse in the schedule's own time zone, and
@@ -157,13 +155,11 @@ async function requireSchedule(deps: ApiDeps, tenant: string, id: string): Promi
 
 function duplicateName(e: unknown, name: string): never {
   if (typeof e === 'object' && e !== null && (e as { code?: unknown }).code === '23505')
-    throw new BacktrackError(
-      'VALIDATION_FAILED',
-      `a schedule named ${JSON.stringify(name)} exists; choose another name`,
-      {
-        details: { problems: [{ in: 'body', path: 'name', message: 'already used' }] },
-      },
-    );
+    throw invalidInput(`a schedule named ${JSON.stringify(name)} exists; choose another name`, {
+      in: 'body',
+      path: 'name',
+      message: 'already used',
+    });
   throw e;
 }
 

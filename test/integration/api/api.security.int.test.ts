@@ -13,11 +13,22 @@ import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { z } from 'zod';
 
+import type { ApiStack } from '../../../services/cli/api.js';
 import { tenantSchemaPrefix } from '../../../shared/source/restore-schema.js';
 import { describe, expect, test } from '../../support/fixtures.js';
 import { restoreEnvironment } from '../../support/restore.js';
 
-import { type ApiClient, apiClient, bodyOf, JWT_SECRET, startApi, token } from './harness.js';
+
+import {
+  type ApiClient,
+  apiClient,
+  type ApiFixtures,
+  type ApiOptions,
+  bodyOf,
+  JWT_SECRET,
+  startApi,
+  token,
+} from './harness.js';
 
 const errorBody = z.object({
   success: z.literal(false),
@@ -52,6 +63,20 @@ async function createSchedule(api: ApiClient, admin: string, name: string): Prom
   return body.schedule.id;
 }
 
+/** Runs `body` against an API on the test's fixtures (no workers: jobs stay queued), then stops it. */
+async function withApi(
+  fixtures: ApiFixtures,
+  options: ApiOptions,
+  body: (api: ApiClient, stack: ApiStack) => Promise<void>,
+): Promise<void> {
+  const stack = await startApi(fixtures, { workers: 0, ...options });
+  try {
+    await body(apiClient(stack.api.url), stack);
+  } finally {
+    await stack.stop();
+  }
+}
+
 describe('control API: security findings', () => {
   test('a mutating call whose audit entry cannot be written does not take effect', async ({
     source,
@@ -61,9 +86,7 @@ describe('control API: security findings', () => {
     config,
     log,
   }) => {
-    const stack = await startApi({ source, catalog, kafka, s3, config, log }, { workers: 0 });
-    const api = apiClient(stack.api.url);
-    try {
+    await withApi({ source, catalog, kafka, s3, config, log }, {}, async (api) => {
       const admin = await token('admin', 'ta', { subject: 'alice' });
       const id = await createSchedule(api, admin, 'kept');
       // The audit log refuses this one action (a real failure of the INSERT in Postgres).
@@ -99,9 +122,7 @@ describe('control API: security findings', () => {
       const withNul = await api.call('DELETE', `/v1/schedules/${other}`, { token: nul });
       expect(withNul.status).toBe(401);
       expect((await api.call('GET', `/v1/schedules/${other}`, { token: admin })).status).toBe(200);
-    } finally {
-      await stack.stop();
-    }
+    });
   });
 
   test('callers without a valid token write nothing to the audit log; they are counted', async ({
@@ -112,9 +133,7 @@ describe('control API: security findings', () => {
     config,
     log,
   }) => {
-    const stack = await startApi({ source, catalog, kafka, s3, config, log }, { workers: 0 });
-    const api = apiClient(stack.api.url);
-    try {
+    await withApi({ source, catalog, kafka, s3, config, log }, {}, async (api, stack) => {
       const count = async (): Promise<number> =>
         Number(
           (await catalog.pool.query('SELECT count(*)::int AS n FROM backtrack.audit_log')).rows[0]
@@ -146,9 +165,7 @@ describe('control API: security findings', () => {
         .map((m) => Number(m[1]))
         .reduce((a, b) => a + b, 0);
       expect(refused).toBeGreaterThanOrEqual(9);
-    } finally {
-      await stack.stop();
-    }
+    });
   });
 
   test('NUL and lone surrogates anywhere are 400, in token claims 401, never 500', async ({
@@ -159,9 +176,7 @@ describe('control API: security findings', () => {
     config,
     log,
   }) => {
-    const stack = await startApi({ source, catalog, kafka, s3, config, log }, { workers: 0 });
-    const api = apiClient(stack.api.url);
-    try {
+    await withApi({ source, catalog, kafka, s3, config, log }, {}, async (api) => {
       const admin = await token('admin', 'ta');
       const operator = await token('operator', 'ta');
       const planId = bodyOf(
@@ -217,9 +232,7 @@ describe('control API: security findings', () => {
         expect(response.status, JSON.stringify(tenant)).toBe(400);
       }
       expect(api.statuses.filter((s) => s >= 500)).toEqual([]);
-    } finally {
-      await stack.stop();
-    }
+    });
   });
 
   test(
@@ -316,9 +329,7 @@ describe('control API: security findings', () => {
     config,
     log,
   }) => {
-    const stack = await startApi({ source, catalog, kafka, s3, config, log }, { workers: 0 });
-    const api = apiClient(stack.api.url);
-    try {
+    await withApi({ source, catalog, kafka, s3, config, log }, {}, async (api) => {
       const admin = await token('admin', 'ta');
       const long = `/v1/schedules/${'a'.repeat(5000)}`;
       const anonymous = await api.call('DELETE', long);
@@ -352,9 +363,7 @@ describe('control API: security findings', () => {
       const badUrl = await api.call('GET', '/v1/schedules/%E0%A4%A');
       expect(badUrl.status).toBe(400);
       expect(errorBody.safeParse(badUrl.body).success).toBe(true);
-    } finally {
-      await stack.stop();
-    }
+    });
   });
 
   test("schedules: another tenant's DR plan is 404, a cron more frequent than the minimum is 400", async ({
@@ -365,9 +374,7 @@ describe('control API: security findings', () => {
     config,
     log,
   }) => {
-    const stack = await startApi({ source, catalog, kafka, s3, config, log }, { workers: 0 });
-    const api = apiClient(stack.api.url);
-    try {
+    await withApi({ source, catalog, kafka, s3, config, log }, {}, async (api) => {
       const admin = await token('admin', 'ta');
       const otherAdmin = await token('admin', 'tb');
       const theirPlan = bodyOf(
@@ -423,9 +430,7 @@ describe('control API: security findings', () => {
         json: { cron: '* * * * * *' },
       });
       expect(tighter.status).toBe(400);
-    } finally {
-      await stack.stop();
-    }
+    });
   });
 
   test("tokens live at most the maximum lifetime; request ids are the server's", async ({
@@ -436,9 +441,7 @@ describe('control API: security findings', () => {
     config,
     log,
   }) => {
-    const stack = await startApi({ source, catalog, kafka, s3, config, log }, { workers: 0 });
-    const api = apiClient(stack.api.url);
-    try {
+    await withApi({ source, catalog, kafka, s3, config, log }, {}, async (api) => {
       const now = Math.floor(Date.now() / 1000);
       const claims = { sub: 'alice', role: 'admin', tenant_id: 'ta' };
       for (const exp of [1e300, now + 86_400 * 365, now + 86_400 + 120]) {
@@ -471,9 +474,7 @@ describe('control API: security findings', () => {
         `SELECT request_id FROM backtrack.audit_log WHERE correlation_id = 'client-chosen-1' ORDER BY id`,
       );
       expect(rows.rows.map((r) => r.request_id)).toEqual(ids);
-    } finally {
-      await stack.stop();
-    }
+    });
   });
 
   test('the CSV export neutralises cells a spreadsheet would run as formulas', async ({
@@ -484,9 +485,7 @@ describe('control API: security findings', () => {
     config,
     log,
   }) => {
-    const stack = await startApi({ source, catalog, kafka, s3, config, log }, { workers: 0 });
-    const api = apiClient(stack.api.url);
-    try {
+    await withApi({ source, catalog, kafka, s3, config, log }, {}, async (api) => {
       const from = new Date(Date.now() - 60_000).toISOString();
       const to = new Date(Date.now() + 60_000).toISOString();
       // The tenant id is the caller's text that reaches a CSV cell as is.
@@ -511,9 +510,7 @@ describe('control API: security findings', () => {
         expect(row).not.toContain(`,${tenant}`);
         expect(row).not.toContain(`,"${tenant.slice(0, 4)}`);
       }
-    } finally {
-      await stack.stop();
-    }
+    });
   });
 
   test('rate limits: every request that passed auth and validation counts, whatever the handler answers', async ({
@@ -524,12 +521,8 @@ describe('control API: security findings', () => {
     config,
     log,
   }) => {
-    const stack = await startApi(
-      { source, catalog, kafka, s3, config, log },
-      { workers: 0, rateLimits: { restore: 2 } },
-    );
-    const api = apiClient(stack.api.url);
-    try {
+    const options = { rateLimits: { restore: 2 } };
+    await withApi({ source, catalog, kafka, s3, config, log }, options, async (api) => {
       const unknown = { backupId: '00000000-0000-4000-8000-000000000000', dryRun: true };
       // A fixed window can end between two requests; then the run is repeated, once.
       for (let attempt = 0; ; attempt++) {
@@ -557,8 +550,6 @@ describe('control API: security findings', () => {
         expect(statuses).toEqual([404, 404, 429]);
         break;
       }
-    } finally {
-      await stack.stop();
-    }
+    });
   });
 });
