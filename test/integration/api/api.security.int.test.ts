@@ -18,7 +18,6 @@ import { tenantSchemaPrefix } from '../../../shared/source/restore-schema.js';
 import { describe, expect, test } from '../../support/fixtures.js';
 import { restoreEnvironment } from '../../support/restore.js';
 
-
 import {
   type ApiClient,
   apiClient,
