@@ -31,6 +31,7 @@ import {
   type Queryable,
   type ReplicationStream,
 } from '../../shared/pg/index.js';
+import { isDdlHistoryEvent } from '../../shared/source/ddl-history.js';
 
 import { type CaptureFailpoint, TxlogWriter } from './kafka-writer.js';
 import type { CaptureMetrics } from './metrics.js';
@@ -38,6 +39,7 @@ import { RelationCache, type RelationLookup } from './relation-cache.js';
 import { explainSourceError, inspectSlot, requirePublication } from './source.js';
 import {
   rowChangeEvents,
+  ddlHistoryEvents,
   schemaEvent,
   truncateEvents,
   type TransactionContext,
@@ -392,7 +394,8 @@ class TransactionHandler {
         const open = this.requireOpen(message.tag);
         if (open.skip) return;
         const relation = this.relations.get(message.relationOid);
-        const events = rowChangeEvents(relation, message, open, walStart, () => open.sequence++);
+        let events = rowChangeEvents(relation, message, open, walStart, () => open.sequence++);
+        if (isDdlHistoryEvent(relation)) events = ddlHistoryEvents(events, this.deps.publication);
         for (const event of events) await this.writer.add(event);
         open.events += events.length;
         return;

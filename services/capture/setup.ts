@@ -1,9 +1,10 @@
 /**
  * `backtrack setup`: checks the source and makes it capturable, changing nothing else.
  * It plans first (what is wrong that it cannot fix, and what it would change), then applies
- * the plan: the publication and the replica identities in one transaction, then the slot
- * (which Postgres creates outside any transaction that wrote). Running it again changes
- * nothing.
+ * the plan: the schema history (shared/source/ddl-history.ts: a small table and two event
+ * triggers that record each DDL on a captured table in the log), the publication and the
+ * replica identities in one transaction, then the slot (which Postgres creates outside any
+ * transaction that wrote). Running it again changes nothing.
  */
 import type { SourceConfig } from '../../shared/config/index.js';
 import { BacktrackError } from '../../shared/errors.js';
@@ -14,6 +15,16 @@ import {
   quoteLiteral,
   quoteQualified,
 } from '../../shared/pg/index.js';
+import {
+  DDL_HISTORY_QUALIFIED,
+  DDL_HISTORY_SCHEMA,
+  DDL_HISTORY_TABLE,
+  DDL_HISTORY_VERSION,
+  DDL_TRIGGER_DROP,
+  DDL_TRIGGER_END,
+  ddlBaselineSql,
+  ddlHistoryInstallSql,
+} from '../../shared/source/ddl-history.js';
 
 /** One change setup makes. */
 export interface SetupAction {
@@ -23,6 +34,8 @@ export interface SetupAction {
     | 'drop-table'
     | 'publication-option'
     | 'replica-identity'
+    | 'ddl-history'
+    | 'ddl-baseline'
     | 'create-slot';
   /** What it is about, e.g. `app.orders`. */
   readonly target: string;
@@ -41,6 +54,10 @@ export interface SetupPlan {
   readonly skipped: readonly string[];
   /** Problems setup cannot fix, each with its fix. Non-empty means nothing is applied. */
   readonly refusals: readonly string[];
+  /** What works less well than it could, and how to fix it; setup applies the plan anyway. */
+  readonly warnings: readonly string[];
+  /** Whether DDL on captured tables is recorded in the log (after the plan is applied). */
+  readonly ddlHistory: boolean;
   readonly actions: readonly SetupAction[];
 }
 
@@ -60,7 +77,10 @@ function qualified(schema: string, name: string): string {
   return `${schema}.${name}`;
 }
 
-async function serverChecks(db: Queryable, refusals: string[]): Promise<string> {
+async function serverChecks(
+  db: Queryable,
+  refusals: string[],
+): Promise<{ version: string; superuser: boolean; role: string }> {
   const result = await db.query(`
     SELECT current_setting('server_version') AS version,
            current_setting('server_version_num')::int AS version_num,
@@ -94,7 +114,30 @@ async function serverChecks(db: Queryable, refusals: string[]): Promise<string> 
       `role ${role} may not create a publication: GRANT CREATE ON DATABASE … TO ${quoteIdent(role)}`,
     );
   }
-  return version;
+  return { version, superuser: row.rolsuper === true, role };
+}
+
+/** Whether the schema history is installed at this version, and whether its table exists. */
+async function ddlHistoryState(db: Queryable): Promise<{ current: boolean; table: boolean }> {
+  const result = await db.query(
+    `SELECT to_regclass($1) IS NOT NULL AS table,
+            COALESCE(obj_description(to_regclass($1), 'pg_class'), '') AS comment,
+            (SELECT count(*)::int FROM pg_event_trigger
+              WHERE evtname IN ($2, $3) AND evtenabled <> 'D') AS triggers`,
+    [DDL_HISTORY_QUALIFIED, DDL_TRIGGER_END, DDL_TRIGGER_DROP],
+  );
+  const row = result.rows[0] ?? {};
+  const table = row.table === true;
+  const current =
+    table &&
+    String(row.comment).startsWith(`Backtrack schema history v${DDL_HISTORY_VERSION}:`) &&
+    Number(row.triggers) === 2;
+  return { current, table };
+}
+
+/** Qualified, quoted names as a regclass[] literal. */
+function regclassArray(tables: readonly { schema: string; name: string }[]): string {
+  return `ARRAY[${tables.map((t) => quoteLiteral(quoteQualified(t.schema, t.name))).join(', ')}]::regclass[]`;
 }
 
 async function tableFacts(db: Queryable, config: SourceConfig): Promise<TableFacts[]> {
@@ -143,7 +186,8 @@ async function tableFacts(db: Queryable, config: SourceConfig): Promise<TableFac
 /** Works out what setup would change; changes nothing. */
 export async function planSetup(db: Queryable, config: SourceConfig): Promise<SetupPlan> {
   const refusals: string[] = [];
-  const serverVersion = await serverChecks(db, refusals);
+  const warnings: string[] = [];
+  const server = await serverChecks(db, refusals);
   const facts = await tableFacts(db, config);
 
   if (config.tables.length > 0) {
@@ -191,7 +235,23 @@ export async function planSetup(db: Queryable, config: SourceConfig): Promise<Se
   }
 
   const actions: SetupAction[] = [];
-  await planPublication(db, config, captured, actions, refusals);
+  const history = await ddlHistoryState(db);
+  if (!history.current) {
+    if (server.superuser) {
+      actions.push({
+        kind: 'ddl-history',
+        target: DDL_HISTORY_QUALIFIED,
+        sql: ddlHistoryInstallSql().join(';\n'),
+        description: `install the schema history: table ${DDL_HISTORY_QUALIFIED} and event triggers ${DDL_TRIGGER_END} and ${DDL_TRIGGER_DROP}, which record each DDL on a captured table in the log, so restores build each table's columns as of T (added, dropped, renamed and retyped columns; new, renamed and dropped tables) whether or not a row changed after it`,
+      });
+    } else {
+      warnings.push(
+        `role ${server.role} is not a superuser, so the schema history cannot be installed (Postgres lets only superusers create event triggers): a schema change then reaches restores only with the first row change after it, and a renamed column or table loses the values written before the rename; run \`backtrack setup\` once as a superuser`,
+      );
+    }
+  }
+  const ddlHistory = history.current || server.superuser;
+  await planPublication(db, config, captured, actions, refusals, ddlHistory);
   for (const table of captured) {
     const targets = table.kind === 'p' ? [table, ...table.partitions] : [table];
     for (const target of targets) {
@@ -211,13 +271,36 @@ export async function planSetup(db: Queryable, config: SourceConfig): Promise<Se
       });
     }
   }
+  if (ddlHistory && captured.length > 0) {
+    // Each captured table's columns today, where the history does not say so already: the
+    // names a later rename is compared with.
+    const stale =
+      !history.table ||
+      Number(
+        (
+          await db.query(
+            `SELECT count(*)::int AS n FROM (${ddlBaselineSql('SELECT 1', regclassArray(captured))}) t`,
+          )
+        ).rows[0]?.n,
+      ) > 0;
+    if (stale) {
+      actions.push({
+        kind: 'ddl-baseline',
+        target: DDL_HISTORY_QUALIFIED,
+        sql: ddlBaselineSql('INSERT', regclassArray(captured)),
+        description: `record the columns of the captured tables in ${DDL_HISTORY_QUALIFIED} as they are now`,
+      });
+    }
+  }
   await planSlot(db, config, actions, refusals);
 
   return {
-    serverVersion,
+    serverVersion: server.version,
     tables: captured.map((t) => qualified(t.schema, t.name)),
     skipped,
     refusals,
+    warnings,
+    ddlHistory,
     actions,
   };
 }
@@ -228,6 +311,7 @@ async function planPublication(
   captured: readonly TableFacts[],
   actions: SetupAction[],
   refusals: string[],
+  ddlHistory: boolean,
 ): Promise<void> {
   const publication = config.publication;
   const quoted = quoteIdent(publication);
@@ -235,15 +319,20 @@ async function planPublication(
     `SELECT puballtables, pubinsert, pubupdate, pubdelete, pubtruncate, pubviaroot FROM pg_publication WHERE pubname = $1`,
     [publication],
   );
-  const wanted = captured.map((t) => qualified(t.schema, t.name));
+  // The schema history travels with the data, in the same publication.
+  const members = [
+    ...captured.map((t) => ({ schema: t.schema, name: t.name })),
+    ...(ddlHistory ? [{ schema: DDL_HISTORY_SCHEMA, name: DDL_HISTORY_TABLE }] : []),
+  ];
+  const wanted = members.map((t) => qualified(t.schema, t.name));
   const row = existing.rows[0];
   if (!row) {
     if (captured.length === 0) return;
     actions.push({
       kind: 'create-publication',
       target: publication,
-      sql: `CREATE PUBLICATION ${quoted} FOR TABLE ${captured.map((t) => quoteQualified(t.schema, t.name)).join(', ')} WITH (publish = 'insert, update, delete, truncate', publish_via_partition_root = true)`,
-      description: `create publication ${publication} for ${wanted.length} table(s)`,
+      sql: `CREATE PUBLICATION ${quoted} FOR TABLE ${members.map((t) => quoteQualified(t.schema, t.name)).join(', ')} WITH (publish = 'insert, update, delete, truncate', publish_via_partition_root = true)`,
+      description: `create publication ${publication} for ${captured.length} table(s)${ddlHistory ? ' and the schema history' : ''}`,
     });
     return;
   }
@@ -264,12 +353,12 @@ async function planPublication(
       description: `make publication ${publication} publish inserts, updates, deletes and truncates, under the partition root`,
     });
   }
-  const members = await db.query(
+  const published = await db.query(
     `SELECT schemaname || '.' || tablename AS name, schemaname, tablename FROM pg_publication_tables WHERE pubname = $1`,
     [publication],
   );
-  const present = new Map(members.rows.map((m) => [String(m.name), m]));
-  for (const table of captured) {
+  const present = new Map(published.rows.map((m) => [String(m.name), m]));
+  for (const table of members) {
     const name = qualified(table.schema, table.name);
     if (present.has(name)) continue;
     actions.push({
@@ -345,6 +434,10 @@ export async function applySetup(pool: PgPool, plan: SetupPlan): Promise<void> {
   const ddl = plan.actions.filter((a) => a.kind !== 'create-slot');
   if (ddl.length > 0) {
     await pool.transaction(async (session) => {
+      // The schema history and event triggers are shared by every capture of the database:
+      // setups running at once install them one after the other.
+      if (ddl.some((a) => a.kind === 'ddl-history' || a.kind === 'ddl-baseline'))
+        await session.query(`SELECT pg_advisory_xact_lock(hashtextextended('backtrack:setup', 0))`);
       for (const action of ddl) await session.query(action.sql);
     });
   }

@@ -14,6 +14,7 @@ import {
 } from '../../shared/events/index.js';
 import type { Lsn } from '../../shared/lsn.js';
 import type { PgoutputMessage, Tuple } from '../../shared/pg/index.js';
+import { ddlEventPublications } from '../../shared/source/ddl-history.js';
 
 import type { CapturedRelation } from './relation-cache.js';
 
@@ -199,4 +200,19 @@ export function truncateEvents(
     origin: transaction.origin,
     claim: null,
   }));
+}
+
+/**
+ * The events of a change of the schema history table (`backtrack.source_ddl`): a recorded
+ * DDL on a table of `publication` goes to the {@link TENANT_ALL} stream, which every
+ * restore reads, in its transaction's place; DDL recorded for other publications (another
+ * capture of the same database) and the history's own upkeep (pruning) are left out.
+ */
+export function ddlHistoryEvents(
+  events: readonly ChangeEvent[],
+  publication: string,
+): ChangeEvent[] {
+  return events
+    .filter((e) => e.op === 'insert' && ddlEventPublications(e).includes(publication))
+    .map((e) => ({ ...e, tenant: TENANT_ALL }));
 }

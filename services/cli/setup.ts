@@ -1,4 +1,4 @@
-/** `backtrack setup`: checks the source and makes it capturable (publication, replica identity, slot). */
+/** `backtrack setup`: checks the source and makes it capturable (schema history, publication, replica identity, slot). */
 import { requireSection } from '../../shared/config/index.js';
 import { createPgPool } from '../../shared/pg/index.js';
 import { applySetup, planSetup, type SetupPlan } from '../capture/index.js';
@@ -12,6 +12,12 @@ function describe(plan: SetupPlan, dryRun: boolean): string[] {
   if (plan.skipped.length > 0) {
     lines.push(`not captured (no tenant column): ${plan.skipped.join(', ')}`);
   }
+  lines.push(
+    plan.ddlHistory
+      ? 'schema history: DDL on captured tables is recorded in the log by event triggers'
+      : 'schema history: not installed (see the warning below)',
+  );
+  for (const warning of plan.warnings) lines.push(`  ! ${warning}`);
   if (plan.refusals.length > 0) {
     lines.push('refused; nothing was changed:');
     for (const refusal of plan.refusals) lines.push(`  ✗ ${refusal}`);
@@ -28,7 +34,8 @@ function describe(plan: SetupPlan, dryRun: boolean): string[] {
 
 export const setupCommand: Command = {
   name: 'setup',
-  summary: 'check the source and create the publication, replica identities and slot capture needs',
+  summary:
+    'check the source and create the publication, replica identities, schema history and slot capture needs',
   usage: 'backtrack setup [--dry-run] [--json]',
   options: { 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } },
   run: async ({ config, flags, print }) => {

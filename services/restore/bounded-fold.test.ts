@@ -13,6 +13,13 @@ import {
 } from '../../shared/events/index.js';
 import { lsnFromBigInt } from '../../shared/lsn.js';
 import { formatCopyRow } from '../../shared/pg/copy-text.js';
+import {
+  DDL_HISTORY_COLUMNS,
+  DDL_HISTORY_SCHEMA,
+  DDL_HISTORY_TABLE,
+  type DdlChange,
+  ddlHistoryRow,
+} from '../../shared/source/ddl-history.js';
 
 import { BoundedFold, FANOUT, type FoldedRows } from './bounded-fold.js';
 import { Fold, type FoldOptions, rowKey, type TableShape } from './fold.js';
@@ -25,8 +32,9 @@ function column(name: string, primaryKey: boolean, missing?: string): EventColum
 }
 
 const DOCS_V1 = [column('id', true), column('tenant_id', false), column('body', false)];
-const DOCS_V2 = [...DOCS_V1, column('plan', false, 'free')];
 const LINES = [column('doc_id', true), column('n', true), column('qty', false)];
+const TAGS = [column('id', true), column('tenant_id', false), column('label', false)];
+const HISTORY_COLUMNS = DDL_HISTORY_COLUMNS.map((name) => column(name, name === 'id'));
 
 /** mulberry32: the same seed gives the same stream. */
 function random(seed: number): () => number {
@@ -48,6 +56,8 @@ interface Workload {
   readonly events: ChangeEvent[];
   readonly visible: Set<number>;
   readonly targetLsn: bigint;
+  /** The true rows at the target, per table, as COPY lines in the table's final columns. */
+  readonly truth: Record<string, string[]>;
 }
 
 /**
@@ -55,7 +65,9 @@ interface Workload {
  * true old image (replica identity FULL). Events before the snapshot are in the stream
  * too (visible in it), some are repeated, some belong to another tenant, some come after
  * the target; docs gains a column with a missing value near the end (so some partitions
- * only ever see the old shape).
+ * only ever see the old shape). DDL of the schema history runs through it: a column
+ * renamed before the snapshot (visible in it) and after, a table created, renamed and
+ * another dropped.
  */
 function workload(seed: number, size: number): Workload {
   const next = random(seed);
@@ -74,6 +86,73 @@ function workload(seed: number, size: number): Workload {
   const visible = new Set<number>();
   let lsn = 0x10000n;
   let xid = 1000;
+  let ddlId = 0;
+  /** A DDL in a transaction of its own, as the event triggers record it. */
+  const ddl = (
+    name: string,
+    change: Pick<DdlChange, 'command' | 'dropped' | 'previous'>,
+    renamed: ReadonlyMap<string, string> = new Map(),
+    added: ReadonlySet<string> = new Set(),
+  ): void => {
+    const [schema = '', table = ''] = name.split('.');
+    const columns = tables[name]?.columns ?? [];
+    const reverse = new Map([...renamed].map(([from, to]) => [to, from]));
+    const full: DdlChange = {
+      ...change,
+      relid: name.length,
+      schema,
+      table,
+      publications: ['pub'],
+      statement: change.command,
+      columns: change.dropped
+        ? []
+        : columns.map((c, i) => ({
+            attnum: i + 1,
+            name: c.name,
+            type: c.typeName,
+            typeOid: c.typeOid,
+            typeMod: c.typeMod,
+            notNull: c.primaryKey,
+            primaryKey: c.primaryKey,
+            missing: c.missing ?? null,
+            previous: added.has(c.name) ? null : (reverse.get(c.name) ?? c.name),
+          })),
+    };
+    xid += 1;
+    lsn += 0x100n;
+    const values = ddlHistoryRow(full, ++ddlId, '2026-12-07 10:00:00+00');
+    events.push({
+      tenant: TENANT_ALL,
+      schema: DDL_HISTORY_SCHEMA,
+      table: DDL_HISTORY_TABLE,
+      op: 'insert',
+      relation: {
+        oid: 99,
+        version: relationVersionOf(DDL_HISTORY_SCHEMA, DDL_HISTORY_TABLE, HISTORY_COLUMNS),
+        columns: HISTORY_COLUMNS,
+      },
+      before: null,
+      after: values.map((v) => (v === null ? { kind: 'null' } : { kind: 'text', text: v })),
+      truncate: null,
+      xid,
+      commitLsn: lsnFromBigInt(lsn),
+      eventLsn: lsnFromBigInt(lsn),
+      commitTimeUs: lsn,
+      sequence: 0,
+      origin: null,
+      claim: null,
+    });
+  };
+  const renameColumn = (name: string, from: string, to: string): void => {
+    const t = tables[name];
+    if (!t) return;
+    t.columns = t.columns.map((c) => (c.name === from ? { ...c, name: to } : c));
+    for (const row of t.rows.values()) {
+      row.set(to, row.get(from) ?? null);
+      row.delete(from);
+    }
+    ddl(name, { command: 'ALTER TABLE', dropped: false, previous: null }, new Map([[from, to]]));
+  };
   let nextId = 1;
   let snapshot: Workload['snapshot'] | undefined;
   let shapesAtSnapshot: TableShape[] = [];
@@ -133,6 +212,33 @@ function workload(seed: number, size: number): Workload {
   };
 
   for (let step = 0; step < size; step++) {
+    if (step === Math.floor(size / 10)) renameColumn('app.docs', 'body', 'text');
+    if (step === Math.floor(size / 2)) {
+      tables['app.tags'] = { columns: TAGS, rows: new Map() };
+      ddl(
+        'app.tags',
+        { command: 'ALTER PUBLICATION', dropped: false, previous: null },
+        new Map(),
+        new Set(TAGS.map((c) => c.name)),
+      );
+    }
+    if (step === Math.floor(size * 0.6)) renameColumn('app.docs', 'text', 'content');
+    if (step === Math.floor(size * 0.7)) {
+      const lines = tables['app.lines'];
+      if (lines) {
+        delete tables['app.lines'];
+        tables['app.items'] = lines;
+        ddl('app.items', {
+          command: 'ALTER TABLE',
+          dropped: false,
+          previous: { schema: 'app', table: 'lines' },
+        });
+      }
+    }
+    if (step === Math.floor(size * 0.85)) {
+      ddl('app.tags', { command: 'DROP TABLE', dropped: true, previous: null });
+      delete tables['app.tags'];
+    }
     if (step === Math.floor(size / 4)) {
       // The snapshot: what the model holds now; the events so far are visible in it.
       snapshot = [];
@@ -147,7 +253,7 @@ function workload(seed: number, size: number): Workload {
     if (step === Math.floor(size * 0.95)) {
       const docs = tables['app.docs'];
       if (docs) {
-        docs.columns = DOCS_V2;
+        docs.columns = [...docs.columns, column('plan', false, 'free')];
         for (const row of docs.rows.values()) row.set('plan', 'free');
         // The new column set reaches every tenant through _all (a schema event).
         xid += 1;
@@ -208,6 +314,14 @@ function workload(seed: number, size: number): Workload {
     }
   }
   const targetLsn = lsn;
+  const truth = Object.fromEntries(
+    Object.entries(tables).map(([name, t]) => [
+      name,
+      [...t.rows.values()]
+        .map((row) => formatCopyRow(t.columns.map((c) => row.get(c.name) ?? null)))
+        .sort(),
+    ]),
+  );
   for (let step = 0; step < 20; step++) {
     lsn += 0x100n;
     xid += 1;
@@ -219,6 +333,7 @@ function workload(seed: number, size: number): Workload {
     events,
     visible,
     targetLsn,
+    truth,
   };
 }
 
@@ -257,6 +372,24 @@ function outcome(fold: Fold | FoldedRows) {
 
 describe('BoundedFold', () => {
   const seeds = [1, 7, 42, 2024, 31337];
+
+  it.each(seeds)(
+    'the in-memory fold reads the true rows through renames, a new and a dropped table (seed %i)',
+    (seed) => {
+      const w = workload(seed, 1500);
+      const fold = run(new Fold(options(w)), w);
+      expect(fold.tableNames().sort()).toEqual(Object.keys(w.truth).sort());
+      for (const [table, rows] of Object.entries(w.truth)) {
+        expect([...fold.rows(table)].map((row) => formatCopyRow(row)).sort()).toEqual(rows);
+      }
+      expect(fold.shape('app.docs').columns.map((c) => c.name)).toEqual([
+        'id',
+        'tenant_id',
+        'content',
+        'plan',
+      ]);
+    },
+  );
 
   it.each(seeds)('equals the in-memory fold when it spills early (seed %i)', (seed) => {
     const w = workload(seed, 1500);

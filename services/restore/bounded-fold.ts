@@ -12,6 +12,9 @@
  * - an update that moves a row to a key in another partition is split in two: the old
  *   key leaves its partition, the new row, completed from the old row image (replica
  *   identity FULL gives every column), enters the other.
+ * - a DDL of the schema history (a column or table renamed, a table dropped) goes to every
+ *   partition, in its place among their records; a renamed table keeps its number, so its
+ *   rows stay in their partitions.
  * What the fold decides globally (log order, duplicates, target, snapshot visibility, the
  * table shapes as of T, the replayed span) stays with the head fold in memory.
  */
@@ -28,6 +31,7 @@ import type {
 } from '../../shared/events/index.js';
 import type { Lsn } from '../../shared/lsn.js';
 import { type CopyRow, formatCopyRow, parseCopyRow } from '../../shared/pg/copy-text.js';
+import { isDdlHistoryEvent, parseDdlEvent } from '../../shared/source/ddl-history.js';
 
 import {
   Fold,
@@ -61,6 +65,8 @@ export interface FoldedRows {
   partitionRows(table: string, partition: number): Iterable<CopyRow>;
   /** Where spill files may go (for the dry run's own), or undefined when nothing spilled. */
   spillFolder(): string | undefined;
+  /** Columns of a table whose type changed after rows were written (see Fold.retyped). */
+  retyped(table: string): ReadonlySet<string>;
 }
 
 /** Options of a {@link BoundedFold}. */
@@ -89,7 +95,13 @@ class Registry {
   private readonly tableIds = new Map<string, number>();
   readonly columnLists: (readonly string[])[] = [];
   private readonly columnListIds = new Map<string, number>();
-  readonly relations: { schema: string; table: string; relation: RelationVersion }[] = [];
+  /** Relation versions by number, with the number their table had when first met. */
+  readonly relations: {
+    schema: string;
+    table: string;
+    relation: RelationVersion;
+    tableId: number;
+  }[] = [];
   private readonly relationIds = new Map<string, number>();
 
   table(name: string): number {
@@ -101,11 +113,47 @@ class Registry {
     return id;
   }
 
+  /** Table names, by number: spill records name a table as it was called when written. */
+  readonly names: string[] = [];
+  private readonly nameIds = new Map<string, number>();
+  /** Per table number, the number of its name now. */
+  private readonly current: number[] = [];
+
+  /** The number of the name table `id` has now. */
+  currentName(id: number): number {
+    let nameId = this.current[id];
+    if (nameId === undefined) {
+      nameId = this.nameId(this.tables[id] ?? '');
+      this.current[id] = nameId;
+    }
+    return nameId;
+  }
+
+  /** The number of a table name. */
+  nameId(name: string): number {
+    let id = this.nameIds.get(name);
+    if (id === undefined) {
+      id = this.names.push(name) - 1;
+      this.nameIds.set(name, id);
+    }
+    return id;
+  }
+
+  /** A renamed table keeps its number (and so its partitions); the old name is free again. */
+  rename(from: string, to: string): void {
+    const id = this.tableIds.get(from);
+    if (id === undefined || from === to) return;
+    this.tableIds.delete(from);
+    this.tableIds.set(to, id);
+    this.current[id] = this.nameId(to);
+  }
+
   columns(names: readonly string[]): number {
     const key = names.join('\u0000');
     let id = this.columnListIds.get(key);
     if (id === undefined) {
-      id = this.columnLists.push(names) - 1;
+      // A copy: the fold renames its own lists in place.
+      id = this.columnLists.push([...names]) - 1;
       this.columnListIds.set(key, id);
     }
     return id;
@@ -120,6 +168,7 @@ class Registry {
           schema: event.schema,
           table: event.table,
           relation: event.relation,
+          tableId: this.table(tableKey(event.schema, event.table)),
         }) - 1;
       this.relationIds.set(key, id);
     }
@@ -200,11 +249,21 @@ class Router {
     return join(this.folder, `p${partition}.spill`);
   }
 
-  /** A row as it is: a snapshot row, a row held in memory, or a moved row. */
-  row(table: number, key: string, columns: readonly string[], values: readonly (string | null)[]) {
+  /**
+   * A row as it is: a snapshot row, a row held in memory, or a moved row. `name` is the
+   * number of the table's name when the row was written (default: its name now).
+   */
+  row(
+    table: number,
+    key: string,
+    columns: readonly string[],
+    values: readonly (string | null)[],
+    name: number = this.registry.currentName(table),
+  ) {
     const record = this.encoder
       .begin(ROW)
       .u32(table)
+      .u32(name)
       .u32(this.registry.columns(columns))
       .text(key)
       .texts(values)
@@ -212,10 +271,20 @@ class Router {
     this.write(this.partition(table, key), record);
   }
 
-  /** An applied event, to the partition of the row it touches (or split, or to all). */
-  event(event: ChangeEvent): void {
+  /**
+   * An applied event, to the partition of the row it touches (or split, or to all).
+   * `tableId`: its table's number when it was first written (read back from a spill file:
+   * the name may have been renamed since, and then freed for another table).
+   */
+  event(event: ChangeEvent, tableId?: number): void {
+    if (isDdlHistoryEvent(event)) {
+      // Renames and drops reach the rows wherever they are: every partition written so far
+      // (records written later name their table as it is called then).
+      for (let p = 0; p < FANOUT; p++) if (this.writers[p]) this.writeEvent(p, event);
+      return;
+    }
     const name = tableKey(event.schema, event.table);
-    const table = this.registry.table(name);
+    const table = tableId ?? this.registry.table(name);
     if (event.op === 'truncate') {
       this.truncate(table);
       return;
@@ -257,25 +326,28 @@ class Router {
         `${name}: the update at ${event.commitLsn}:${event.sequence} moves a row to another key, but its old row image is incomplete (replica identity not FULL), so the row cannot be moved between spill partitions; raise BACKTRACK_RESTORE_MEMORY_MB so this restore folds in memory, and run \`backtrack setup\``,
       );
     }
-    this.write(from, this.encoder.begin(MOVE_OUT).u32(table).text(oldKey).finish());
+    // By the event's own name: the table may be renamed later in the log.
+    const called = this.registry.nameId(name);
+    this.moveOut(table, oldKey, called);
     this.row(
       table,
       newKey,
       event.relation.columns.map((c) => c.name),
       values,
+      called,
     );
   }
 
   /** Empties a table in every partition that may hold rows of it (any written to). */
-  truncate(table: number): void {
-    const record = this.encoder.begin(TRUNCATE).u32(table).finish();
+  truncate(table: number, name: number = this.registry.currentName(table)): void {
+    const record = this.encoder.begin(TRUNCATE).u32(table).u32(name).finish();
     for (let p = 0; p < FANOUT; p++) if (this.writers[p]) this.write(p, record);
   }
 
-  moveOut(table: number, key: string): void {
+  moveOut(table: number, key: string, name: number = this.registry.currentName(table)): void {
     this.write(
       this.partition(table, key),
-      this.encoder.begin(MOVE_OUT).u32(table).text(key).finish(),
+      this.encoder.begin(MOVE_OUT).u32(table).u32(name).text(key).finish(),
     );
   }
 
@@ -320,19 +392,27 @@ class Router {
 
 /** One spill record read back. */
 type SpillRecord =
-  | { kind: 'row'; table: number; columns: number; key: string; values: (string | null)[] }
-  | { kind: 'event'; event: ChangeEvent }
-  | { kind: 'move-out'; table: number; key: string }
-  | { kind: 'truncate'; table: number };
+  | {
+      kind: 'row';
+      table: number;
+      name: number;
+      columns: number;
+      key: string;
+      values: (string | null)[];
+    }
+  | { kind: 'event'; event: ChangeEvent; tableId: number }
+  | { kind: 'move-out'; table: number; name: number; key: string }
+  | { kind: 'truncate'; table: number; name: number };
 
 function* spillRecords(path: string, registry: Registry): Generator<SpillRecord> {
   for (const [type, d] of readRecords(path)) {
     switch (type) {
       case ROW: {
         const table = d.u32();
+        const name = d.u32();
         const columns = d.u32();
         const key = d.text() ?? '';
-        yield { kind: 'row', table, columns, key, values: d.texts() };
+        yield { kind: 'row', table, name, columns, key, values: d.texts() };
         break;
       }
       case EVENT: {
@@ -345,6 +425,7 @@ function* spillRecords(path: string, registry: Registry): Generator<SpillRecord>
         const after = d.image();
         yield {
           kind: 'event',
+          tableId: relation.tableId,
           event: {
             tenant: '',
             schema: relation.schema,
@@ -367,12 +448,15 @@ function* spillRecords(path: string, registry: Registry): Generator<SpillRecord>
       }
       case MOVE_OUT: {
         const table = d.u32();
-        yield { kind: 'move-out', table, key: d.text() ?? '' };
+        const name = d.u32();
+        yield { kind: 'move-out', table, name, key: d.text() ?? '' };
         break;
       }
-      case TRUNCATE:
-        yield { kind: 'truncate', table: d.u32() };
+      case TRUNCATE: {
+        const table = d.u32();
+        yield { kind: 'truncate', table, name: d.u32() };
         break;
+      }
       default:
         throw new BacktrackError('INTERNAL', `spill file ${path}: unknown record type ${type}`);
     }
@@ -441,6 +525,15 @@ export class BoundedFold implements FoldedRows {
     }
     const outcome = this.head.admit(event);
     if (outcome !== 'applied') return outcome;
+    if (isDdlHistoryEvent(event) && event.op === 'insert') {
+      const change = parseDdlEvent(event);
+      if (change.previous) {
+        this.registry.rename(
+          tableKey(change.previous.schema, change.previous.table),
+          tableKey(change.schema, change.table),
+        );
+      }
+    }
     // A truncate is counted here (the head holds no rows); the partitions only empty.
     if (event.op === 'truncate') this.head.applyAdmitted(event);
     else this.head.noteApplied(event);
@@ -501,6 +594,16 @@ export class BoundedFold implements FoldedRows {
 
   replayed(): { events: number; fromUs: bigint | undefined; toUs: bigint | undefined } {
     return this.head.replayed();
+  }
+
+  /** Columns retyped by the schema history (see {@link Fold.retyped}). */
+  retyped(table: string): ReadonlySet<string> {
+    return this.head.retyped(table);
+  }
+
+  /** What the schema history could not replay exactly (see {@link Fold.ddlWarnings}). */
+  ddlWarnings(): readonly string[] {
+    return this.head.ddlWarnings();
   }
 
   partitionCount(): number {
@@ -593,16 +696,22 @@ export class BoundedFold implements FoldedRows {
   private route(router: Router, record: SpillRecord): void {
     switch (record.kind) {
       case 'row':
-        router.row(record.table, record.key, this.columnList(record.columns), record.values);
+        router.row(
+          record.table,
+          record.key,
+          this.columnList(record.columns),
+          record.values,
+          record.name,
+        );
         break;
       case 'event':
-        router.event(record.event);
+        router.event(record.event, record.tableId);
         break;
       case 'move-out':
-        router.moveOut(record.table, record.key);
+        router.moveOut(record.table, record.key, record.name);
         break;
       case 'truncate':
-        router.truncate(record.table);
+        router.truncate(record.table, record.name);
         break;
     }
   }
@@ -615,10 +724,15 @@ export class BoundedFold implements FoldedRows {
     const fold = new Fold({ tenant: '', visibleInSnapshot: () => false, target: {} });
     for (const table of this.head.tableNames()) fold.setShape(this.head.shape(table));
     for (const record of spillRecords(path, this.registry)) {
+      if (record.kind === 'event' && isDdlHistoryEvent(record.event)) {
+        // Tables the partition has not met yet take their shape from the DDL as well.
+        if (record.event.op === 'insert') fold.applyDdl(parseDdlEvent(record.event));
+        continue;
+      }
       switch (record.kind) {
         case 'row':
           fold.putRow(
-            this.tableName(record.table),
+            this.tableName(record.name),
             record.key,
             this.columnList(record.columns),
             record.values,
@@ -628,10 +742,10 @@ export class BoundedFold implements FoldedRows {
           fold.applyAdmitted(record.event);
           break;
         case 'move-out':
-          fold.moveOut(this.tableName(record.table), record.key);
+          fold.moveOut(this.tableName(record.name), record.key);
           break;
         case 'truncate':
-          fold.clearTable(this.tableName(record.table));
+          fold.clearTable(this.tableName(record.name));
           break;
       }
       if (canSplit && fold.heldBytes() > this.options.memoryBytes) return undefined;
@@ -664,8 +778,9 @@ export class BoundedFold implements FoldedRows {
     return this.leaves.push(leaf) - 1;
   }
 
+  /** A table's name by the number of the name (see {@link Registry.names}). */
   private tableName(id: number): string {
-    const name = this.registry.tables[id];
+    const name = this.registry.names[id];
     if (name === undefined)
       throw new BacktrackError('INTERNAL', `spill record of unknown table ${id}`);
     return name;

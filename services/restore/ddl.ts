@@ -1,7 +1,7 @@
 /**
  * The tables of a restore into a new schema, as of T: from the snapshot's definition of
- * each table, with the columns the table had at T (added columns typed from events,
- * dropped ones left out). Constraints, foreign keys and indexes are separate statements so
+ * each table, with the columns the table had at T (added and retyped columns typed from the
+ * log, dropped ones left out). Constraints, foreign keys and indexes are separate statements so
  * that one that no longer fits (it names a dropped column, or a table left out) is skipped
  * with a warning instead of failing the restore. Defaults that draw from a sequence are
  * left out: the copy must not take values from the live tables' sequences.
@@ -52,8 +52,13 @@ export function tableDdl(
   const shapeNames = new Set(shape.columns.map((c) => c.name));
   const columns: { name: string; line: string }[] = [];
   for (const column of shape.columns) {
-    const known = byName.get(column.name);
-    let line = `${quoteIdent(column.name)} ${known?.type ?? column.typeName}`;
+    // The type as of T (a later ALTER … TYPE changes the shape, not the snapshot's
+    // definition); the definition's collation and default only while the type is the same.
+    const named = byName.get(column.name);
+    const shapeType = /^\d+$/.test(column.typeName) ? undefined : column.typeName;
+    const known =
+      named && (shapeType === undefined || named.type === shapeType) ? named : undefined;
+    let line = `${quoteIdent(column.name)} ${known?.type ?? shapeType ?? named?.type ?? column.typeName}`;
     if (known?.collation) line += ` COLLATE ${known.collation}`;
     if (known?.default && !/\bnextval\(/i.test(known.default)) line += ` DEFAULT ${known.default}`;
     if (known?.notNull || column.primaryKey) line += ' NOT NULL';

@@ -12,6 +12,11 @@
  *   of the table as of T (the newest relation version applied, from the tenant's own
  *   events or from the `schema` events every tenant reads in `_all`); a column a row never had
  *   reads as the column's missing value (the constant DEFAULT it was added with), or NULL.
+ * - A row of the schema history (`backtrack.source_ddl`, recorded by the source's event
+ *   triggers in the DDL's own transaction) sets a table's columns at its place in the log: a
+ *   renamed column keeps its values (the row's column names are renamed), a renamed table
+ *   keeps its rows, a dropped table is gone, a new table exists (empty). A column keeps the
+ *   missing value it was added with, even after a later rewrite of the table clears it.
  * Updates or deletes of rows the fold does not know are counted as anomalies, never hidden.
  */
 import { BacktrackError } from '../../shared/errors.js';
@@ -24,6 +29,11 @@ import {
 } from '../../shared/events/index.js';
 import type { Lsn } from '../../shared/lsn.js';
 import type { CopyRow } from '../../shared/pg/copy-text.js';
+import {
+  type DdlChange,
+  isDdlHistoryEvent,
+  parseDdlEvent,
+} from '../../shared/source/ddl-history.js';
 
 /** A column of a table shape. */
 export interface FoldColumn {
@@ -70,7 +80,10 @@ export type FoldOutcome =
   'applied' | 'visible-in-snapshot' | 'duplicate' | 'after-target' | 'other-tenant';
 
 interface StoredRow {
-  /** The column names `values` follows (shared between rows of one relation version). */
+  /**
+   * The column names `values` follows (shared between the rows of one table written with
+   * the same columns; renamed in place when a DDL renames a column).
+   */
   readonly columns: readonly string[];
   readonly values: (string | null)[];
 }
@@ -138,7 +151,8 @@ export function tableKey(schema: string, table: string): string {
   return `${schema}.${table}`;
 }
 
-function shapeOf(event: ChangeEvent): TableShape {
+function shapeOf(event: ChangeEvent, prior: TableShape | undefined): TableShape {
+  const before = new Map((prior?.columns ?? []).map((c) => [c.name, c]));
   return {
     schema: event.schema,
     table: event.table,
@@ -146,7 +160,25 @@ function shapeOf(event: ChangeEvent): TableShape {
       name: c.name,
       typeName: c.typeName,
       primaryKey: c.primaryKey,
-      missing: c.missing ?? null,
+      // Rows older than the column keep the value it was added with: a later rewrite of the
+      // table (ALTER … TYPE) clears attmissingval but wrote that value into those rows.
+      missing: c.missing ?? before.get(c.name)?.missing ?? null,
+    })),
+  };
+}
+
+/** A table's shape after a DDL of the schema history. */
+function ddlShape(change: DdlChange, prior: TableShape | undefined): TableShape {
+  const before = new Map((prior?.columns ?? []).map((c) => [c.name, c]));
+  return {
+    schema: change.schema,
+    table: change.table,
+    columns: change.columns.map((c) => ({
+      name: c.name,
+      typeName: c.type,
+      primaryKey: c.primaryKey,
+      missing:
+        c.previous === null ? c.missing : (before.get(c.previous)?.missing ?? c.missing ?? null),
     })),
   };
 }
@@ -154,14 +186,36 @@ function shapeOf(event: ChangeEvent): TableShape {
 /** Folds a snapshot and the events after it into a tenant's rows as of the target. */
 export class Fold {
   private readonly tables = new Map<string, TableState>();
-  private readonly columnLists = new Map<string, readonly string[]>();
+  /** Per table, the column lists its rows follow, by their names joined. */
+  private readonly columnLists = new Map<string, Map<string, string[]>>();
   private last: EventPosition | undefined;
   private applied = 0;
   private firstApplied: ChangeEvent | undefined;
   private lastApplied: ChangeEvent | undefined;
   private bytes = 0;
+  private readonly ddlNotes: string[] = [];
+  /** Per table, columns whose type a DDL changed while the table existed (see retyped()). */
+  private readonly retypedColumns = new Map<string, Set<string>>();
 
   constructor(private readonly options: FoldOptions) {}
+
+  /**
+   * What the schema history replayed that the log cannot make exact: rows untouched since
+   * an `ALTER … TYPE … USING` or an `ADD COLUMN` with a volatile default (Postgres rewrote
+   * them without logical WAL).
+   */
+  ddlWarnings(): readonly string[] {
+    return this.ddlNotes;
+  }
+
+  /**
+   * Columns of a table whose type changed (ALTER … TYPE) after rows may have been written
+   * with the old one: their text must go through the new type's input before it compares
+   * with what Postgres reads back ('5' becomes '5.00' in numeric(10,2)).
+   */
+  retyped(qualified: string): ReadonlySet<string> {
+    return this.retypedColumns.get(qualified) ?? new Set();
+  }
 
   /** Declares a table as the snapshot has it. Must come before its snapshot rows. */
   addTable(shape: TableShape): void {
@@ -176,7 +230,10 @@ export class Fold {
   /** A row of the base snapshot, values in the order of the shape given to addTable. */
   addSnapshotRow(schema: string, table: string, values: CopyRow): void {
     const state = this.state(schema, table);
-    const columns = this.columnList(state.shape.columns.map((c) => c.name));
+    const columns = this.columnList(
+      tableKey(schema, table),
+      state.shape.columns.map((c) => c.name),
+    );
     if (values.length !== columns.length) {
       throw new BacktrackError(
         'INTEGRITY_FAILED',
@@ -234,6 +291,11 @@ export class Fold {
 
   /** Applies an event {@link admit} accepted (or one read back from a spill file). */
   applyAdmitted(event: ChangeEvent): void {
+    if (isDdlHistoryEvent(event)) {
+      if (event.op === 'insert') this.applyDdl(parseDdlEvent(event));
+      this.count(event);
+      return;
+    }
     const state = this.stateFor(event);
     switch (event.op) {
       case 'insert':
@@ -261,8 +323,72 @@ export class Fold {
    * spill partition): the table's shape and the replayed span follow it, rows do not.
    */
   noteApplied(event: ChangeEvent): void {
+    if (isDdlHistoryEvent(event)) {
+      this.applyAdmitted(event);
+      return;
+    }
     this.stateFor(event);
     this.count(event);
+  }
+
+  /**
+   * A DDL of the schema history: the table's columns from here on. Rows keep their values
+   * across a column or table rename; a dropped table leaves the restore.
+   */
+  applyDdl(change: DdlChange): void {
+    const name = tableKey(change.schema, change.table);
+    if (change.dropped) {
+      const state = this.tables.get(name);
+      if (state) this.clear(state);
+      this.tables.delete(name);
+      this.columnLists.delete(name);
+      this.retypedColumns.delete(name);
+      return;
+    }
+    if (change.previous) {
+      const from = tableKey(change.previous.schema, change.previous.table);
+      const moved = this.tables.get(from);
+      if (moved && from !== name) {
+        const replaced = this.tables.get(name);
+        if (replaced) this.clear(replaced);
+        this.tables.delete(from);
+        this.tables.set(name, moved);
+        const lists = this.columnLists.get(from);
+        this.columnLists.delete(from);
+        if (lists) this.columnLists.set(name, lists);
+        else this.columnLists.delete(name);
+        const retyped = this.retypedColumns.get(from);
+        this.retypedColumns.delete(from);
+        if (retyped) this.retypedColumns.set(name, retyped);
+        else this.retypedColumns.delete(name);
+      }
+    }
+    const renames = new Map<string, string>();
+    for (const column of change.columns) {
+      if (column.previous !== null && column.previous !== column.name)
+        renames.set(column.previous, column.name);
+    }
+    if (renames.size > 0) this.renameColumns(name, renames);
+    const state = this.tables.get(name);
+    if (state) this.noteRewrites(change, state.shape);
+    const retyped = new Set<string>();
+    for (const column of change.columns) {
+      const was = this.retypedColumns.get(name)?.has(column.previous ?? '') === true;
+      const old = state?.shape.columns.find((c) => c.name === column.previous);
+      if (was || (old !== undefined && old.typeName !== column.type)) retyped.add(column.name);
+    }
+    if (retyped.size > 0) this.retypedColumns.set(name, retyped);
+    else this.retypedColumns.delete(name);
+    if (state) {
+      state.shape = ddlShape(change, state.shape);
+    } else {
+      this.tables.set(name, {
+        shape: ddlShape(change, undefined),
+        rows: new Map(),
+        activity: newActivity(),
+        bytes: 0,
+      });
+    }
   }
 
   /** Estimated heap bytes of the rows held. */
@@ -280,21 +406,39 @@ export class Fold {
     }
   }
 
+  private noteRewrites(change: DdlChange, prior: TableShape): void {
+    const before = new Map(prior.columns.map((c) => [c.name, c]));
+    const statement = change.statement ?? change.command;
+    for (const column of change.columns) {
+      const old = column.previous === null ? undefined : before.get(column.previous);
+      if (old && old.typeName !== column.type && /\bUSING\b/i.test(statement)) {
+        this.ddlNotes.push(
+          `${change.schema}.${change.table}.${column.name} changed type from ${old.typeName} to ${column.type} with a USING expression; rows unchanged since (if any) read their earlier value through ${column.type}'s input, not through that expression ("${statement.slice(0, 200)}")`,
+        );
+      }
+      if (column.previous === null && column.missing === null && /\bDEFAULT\b/i.test(statement)) {
+        this.ddlNotes.push(
+          `${change.schema}.${change.table}.${column.name} was added with a default Postgres computed per row (volatile); rows older than it (if any) read NULL in the restore ("${statement.slice(0, 200)}")`,
+        );
+      }
+    }
+  }
+
   /** Sets a row as it is (a snapshot row or a moved row), counting nothing. */
   putRow(table: string, key: string, columns: readonly string[], values: (string | null)[]): void {
-    this.put(this.existing(table), key, { columns: this.columnList(columns), values });
+    this.put(this.held(table), key, { columns: this.columnList(table, columns), values });
   }
 
   /** The first half of an update that moved a row to a key held elsewhere: the row leaves. */
   moveOut(table: string, key: string): void {
-    const state = this.existing(table);
+    const state = this.held(table);
     if (!this.remove(state, key)) state.activity.anomalies += 1;
     state.activity.updates += 1;
   }
 
   /** Empties a table for a truncate counted elsewhere. */
   clearTable(table: string): void {
-    this.clear(this.existing(table));
+    this.clear(this.held(table));
   }
 
   /** Sets a table's shape as of the target (when events of it were applied elsewhere). */
@@ -356,7 +500,10 @@ export class Fold {
     const values = after.map((v) => (v.kind === 'text' ? v.text : null));
     const key = this.eventKey(event, after);
     this.put(state, key, {
-      columns: this.columnList(event.relation.columns.map((c) => c.name)),
+      columns: this.columnList(
+        tableKey(event.schema, event.table),
+        event.relation.columns.map((c) => c.name),
+      ),
       values,
     });
     state.activity.inserts += 1;
@@ -397,7 +544,10 @@ export class Fold {
       tableKey(event.schema, event.table),
     );
     if (newKey !== oldKey) this.remove(state, oldKey);
-    this.put(state, newKey, { columns: this.columnList(names), values });
+    this.put(state, newKey, {
+      columns: this.columnList(tableKey(event.schema, event.table), names),
+      values,
+    });
     state.activity.updates += 1;
   }
 
@@ -466,19 +616,63 @@ export class Fold {
     return rowKey(primaryKey, values, table);
   }
 
-  /** One shared array per distinct column list, so rows do not each carry their names. */
-  private columnList(names: readonly string[]): readonly string[] {
+  /**
+   * One shared array per table and distinct column list, so rows do not each carry their
+   * names, and a rename renames every row of the table at once.
+   */
+  private columnList(table: string, names: readonly string[]): readonly string[] {
+    let lists = this.columnLists.get(table);
+    if (!lists) {
+      lists = new Map();
+      this.columnLists.set(table, lists);
+    }
     const key = names.join('\u0000');
-    let list = this.columnLists.get(key);
+    let list = lists.get(key);
     if (!list) {
       list = [...names];
-      this.columnLists.set(key, list);
+      lists.set(key, list);
     }
     return list;
   }
 
+  /** Renames columns in every column list of a table (old name → new name, all at once). */
+  private renameColumns(table: string, renames: ReadonlyMap<string, string>): void {
+    const lists = this.columnLists.get(table);
+    if (!lists) return;
+    const renamed = new Map<string, string[]>();
+    for (const list of lists.values()) {
+      for (let i = 0; i < list.length; i++) {
+        const to = renames.get(list[i] ?? '');
+        if (to !== undefined) list[i] = to;
+      }
+      // A list that now equals another keeps its own array; rows read by array either way.
+      const key = list.join('\u0000');
+      if (!renamed.has(key)) renamed.set(key, list);
+    }
+    this.columnLists.set(table, renamed);
+  }
+
   private state(schema: string, table: string): TableState {
     return this.existing(tableKey(schema, table));
+  }
+
+  /**
+   * A table rows are put into by name (a spill partition's): created without columns when
+   * not met yet, e.g. under a name a later DDL renames, so that the DDL gives its shape.
+   */
+  private held(qualified: string): TableState {
+    let state = this.tables.get(qualified);
+    if (!state) {
+      const dot = qualified.indexOf('.');
+      state = {
+        shape: { schema: qualified.slice(0, dot), table: qualified.slice(dot + 1), columns: [] },
+        rows: new Map(),
+        activity: newActivity(),
+        bytes: 0,
+      };
+      this.tables.set(qualified, state);
+    }
+    return state;
   }
 
   private existing(qualified: string): TableState {
@@ -493,11 +687,16 @@ export class Fold {
     const key = tableKey(event.schema, event.table);
     let state = this.tables.get(key);
     if (!state) {
-      state = { shape: shapeOf(event), rows: new Map(), activity: newActivity(), bytes: 0 };
+      state = {
+        shape: shapeOf(event, undefined),
+        rows: new Map(),
+        activity: newActivity(),
+        bytes: 0,
+      };
       this.tables.set(key, state);
     } else {
       // The column set as of the target is that of the newest event applied.
-      state.shape = shapeOf(event);
+      state.shape = shapeOf(event, state.shape);
     }
     return state;
   }

@@ -23,11 +23,12 @@ import {
 import { listSnapshotTables } from '../../shared/catalog/snapshot-tables.js';
 import type { Clock } from '../../shared/clock.js';
 import { BacktrackError, describeError, isBacktrackError } from '../../shared/errors.js';
-import { txlogTopic } from '../../shared/events/index.js';
+import { type ChangeEvent, txlogTopic } from '../../shared/events/index.js';
 import type { KafkaPort } from '../../shared/kafka/index.js';
 import type { Logger } from '../../shared/logging.js';
 import type { PgPool, PgSession } from '../../shared/pg/index.js';
 import type { ObjectStore } from '../../shared/s3/index.js';
+import { isDdlHistoryEvent, parseDdlEvent } from '../../shared/source/ddl-history.js';
 import { checkTargetSchema } from '../../shared/source/restore-schema.js';
 
 import { BoundedFold } from './bounded-fold.js';
@@ -38,6 +39,7 @@ import { planRestore, type RestorePlan } from './plan.js';
 import { previewTables, type TablePreview } from './preview.js';
 import { readLog } from './read-log.js';
 import { loadSnapshot } from './read-snapshot.js';
+import { withRetypedValues } from './retyped.js';
 import { formatInstant, parseTarget } from './target.js';
 
 /** Where the restored rows go. */
@@ -181,6 +183,17 @@ async function checkRequest(deps: RestoreDeps, request: RestoreRequest): Promise
   if (request.mode.kind === 'schema') await checkTargetSchema(deps.source, request.mode.schema);
 }
 
+/** Whether an event touches one of the tables of a partial restore (a DDL: by either name). */
+function concerns(only: ReadonlySet<string>, event: ChangeEvent): boolean {
+  if (!isDdlHistoryEvent(event)) return only.has(tableKey(event.schema, event.table));
+  if (event.op !== 'insert') return false;
+  const change = parseDdlEvent(event);
+  return (
+    only.has(tableKey(change.schema, change.table)) ||
+    (change.previous !== null && only.has(tableKey(change.previous.schema, change.previous.table)))
+  );
+}
+
 /** Folds the plan's snapshot and log into the tenant's rows as of the target. */
 async function foldPlan(
   deps: RestoreDeps,
@@ -211,7 +224,7 @@ async function foldPlan(
       plan,
       { kafka: deps.kafka, archive: deps.archive, claims: deps.claims, keyring: deps.keyring },
       (event) => {
-        if (plan.only && !plan.only.has(tableKey(event.schema, event.table))) return;
+        if (plan.only && !concerns(plan.only, event)) return;
         fold.apply(event);
       },
     );
@@ -271,8 +284,10 @@ async function execute(
     tablesTotal = tables.length;
     rowsTotal = tables.reduce((n, t) => n + fold.rowCount(t), 0);
     report('preview');
-    const previews = await previewTables(deps.source, fold, tables, run.tenant, deps.tenantColumn);
-    const warnings = [...plan.warnings];
+    // Values written before an ALTER … TYPE, as the column's type as of T reads them.
+    const rows = await withRetypedValues(deps.source, fold, tables);
+    const previews = await previewTables(deps.source, rows, tables, run.tenant, deps.tenantColumn);
+    const warnings = [...plan.warnings, ...fold.ddlWarnings()];
     for (const table of tables) {
       const anomalies = fold.activity(table).anomalies;
       if (anomalies > 0) {
@@ -314,7 +329,7 @@ async function execute(
               return Promise.resolve();
             },
           },
-          fold,
+          rows,
           tables,
         );
       } else {
@@ -326,7 +341,7 @@ async function execute(
             definitions: new Map(plan.snapshotTables.map((t) => [tableKey(t.schema, t.table), t])),
             onRows,
           },
-          fold,
+          rows,
           tables,
         );
         restored = result.tables;

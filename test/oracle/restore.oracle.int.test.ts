@@ -8,6 +8,12 @@
  * run's tenant census did not find them, so every restore of theirs before their own first
  * snapshot (one of them never gets one) starts from the census as an empty base.
  *
+ * DDL runs between transactions, each followed at once by a checkpoint (before any tenant
+ * writes again, so only the schema history carries it): a table created and added to the
+ * publication (the clients then write to it), a column renamed, an ADD COLUMN … DEFAULT, an
+ * ALTER COLUMN … TYPE (a rewrite), a DROP COLUMN, the new table renamed, then dropped. Each
+ * restore must have the tables and columns of its instant as well as the rows.
+ *
  * Every fifth instant is restored a second time with a fold budget of 2 KiB, so the fold
  * spills to disk (and splits partitions again) on the way to the same rows; and one
  * partial restore (`tables`) leaves a parent out and must say so.
@@ -27,8 +33,8 @@ import { describe, expect, test } from '../support/fixtures.js';
 
 import {
   type Checkpoint,
-  ORACLE_TABLES,
   oracleSchemaSql,
+  schemaColumns,
   type TenantState,
   startOracleWorkload,
   tenantState,
@@ -38,7 +44,33 @@ const SEED = Number(process.env.BACKTRACK_ORACLE_SEED ?? Math.floor(Math.random(
 const TENANTS = ['t-alpha', 't-beta', 't-gamma', 't-delta'];
 const LATE_TENANTS = ['t-late-1', 't-late-2'];
 const ALL_TENANTS = [...TENANTS, ...LATE_TENANTS];
-const CHECKPOINTS = 26;
+const CHECKPOINTS = 28;
+
+/** DDL of the run, by the checkpoint it comes before; `labels`: where labels go after it. */
+const DDL: ReadonlyMap<number, { statements: string[]; labels?: { table: string | undefined } }> =
+  new Map([
+    [
+      4,
+      {
+        statements: [
+          `CREATE TABLE {s}.labels (id int PRIMARY KEY, tenant_id text NOT NULL, label text)`,
+          `ALTER TABLE {s}.labels REPLICA IDENTITY FULL`,
+          `ALTER PUBLICATION {publication} ADD TABLE {s}.labels`,
+        ],
+        labels: { table: 'labels' },
+      },
+    ],
+    [8, { statements: [`ALTER TABLE {s}.notes RENAME COLUMN label TO tag`] }],
+    // Before any tenant but one writes again: the others' rows read the added column's
+    // default only if the DDL reached their restores.
+    [14, { statements: [`ALTER TABLE {s}.accounts ADD COLUMN tier text DEFAULT 'basic'`] }],
+    [17, { statements: [`ALTER TABLE {s}.documents ALTER COLUMN score TYPE numeric(8,2)`] }],
+    [19, { statements: [`ALTER TABLE {s}.accounts DROP COLUMN legacy`] }],
+    [21, { statements: [`ALTER TABLE {s}.labels RENAME TO tags`], labels: { table: 'tags' } }],
+    [25, { statements: [`DROP TABLE {s}.tags`], labels: { table: undefined } }],
+  ]);
+/** Restores into schemas: every checkpoint, and one more after each DDL. */
+const RESTORES = (CHECKPOINTS + DDL.size) * ALL_TENANTS.length;
 
 function firstDifference(want: readonly string[], got: readonly string[]): string {
   const missing = want.filter((row) => !got.includes(row)).slice(0, 3);
@@ -48,10 +80,15 @@ function firstDifference(want: readonly string[], got: readonly string[]): strin
 
 describe('the oracle', () => {
   test(
-    `${(CHECKPOINTS + 1) * ALL_TENANTS.length} restores into schemas equal the truth row for row (seed ${SEED})`,
+    `${RESTORES} restores into schemas equal the truth, tables, columns and rows (seed ${SEED})`,
     { timeout: 1_500_000 },
     async ({ source, catalog, kafka, s3, config, log, annotate }) => {
       await source.pool.query(oracleSchemaSql(source.schema));
+      // Columns for the DDL to work on, which the clients fill by their defaults.
+      await source.exec(`
+        ALTER TABLE accounts ADD COLUMN legacy text DEFAULT 'legacy';
+        ALTER TABLE documents ADD COLUMN score int DEFAULT (random() * 100)::int;
+        ALTER TABLE notes ADD COLUMN label text DEFAULT 'l' || (random() * 1000)::int;`);
       await setupSource(source);
       const s3Config = { ...requireSection(config, 's3', 'test'), prefix: s3.store.prefix };
       const kafkaConfig = kafkaConfigFor(kafka, 3);
@@ -118,11 +155,18 @@ describe('the oracle', () => {
         );
         for (let i = 0; i < CHECKPOINTS; i++) {
           await until(60 + (i + 1) * 25);
-          if (i === Math.floor(CHECKPOINTS / 2)) {
-            await workload.addColumn();
-            // At once, before any tenant but one wrote again: the others' rows read the
-            // added column's default only if the DDL reached their restores.
+          const ddl = DDL.get(i);
+          if (ddl) {
+            await workload.ddl(
+              ddl.statements.map((sql) =>
+                sql.replaceAll('{publication}', quoteIdent(source.publication)),
+              ),
+              ddl.labels,
+            );
+            // At once, before any tenant wrote again: only the schema history carries it.
             checkpoints.push(await workload.checkpoint());
+          }
+          if (i === 14) {
             for (const tenant of TENANTS.slice(0, 2))
               await snapshotter.take({ tenant, kind: 'full', createdBy: 'oracle' });
           }
@@ -149,6 +193,11 @@ describe('the oracle', () => {
       let censusRestores = 0;
       const session = await source.pool.connect();
       const compare = (label: string, truth: TenantState, restored: TenantState) => {
+        const tables = [Object.keys(truth).sort(), Object.keys(restored).sort()];
+        if (tables[0]?.join() !== tables[1]?.join())
+          failures.push(
+            `seed ${SEED}, ${label}: tables ${tables[1]?.join()}, want ${tables[0]?.join()}`,
+          );
         for (const table of Object.keys(restored)) {
           const want = truth[table] ?? [];
           const got = restored[table] ?? [];
@@ -175,8 +224,18 @@ describe('the oracle', () => {
             replayedEvents += summary.replayed.events;
             const truth = checkpoint.states.get(tenant) ?? {};
             const label = `checkpoint ${checkpoint.index} (${checkpoint.at}), ${tenant}`;
-            compare(label, truth, await tenantState(session, schema, tenant));
-            for (const table of ORACLE_TABLES) {
+            const restored = await schemaColumns(session, schema);
+            if (JSON.stringify(restored) !== JSON.stringify(checkpoint.columns)) {
+              failures.push(
+                `seed ${SEED}, ${label}: columns ${JSON.stringify(restored)}, want ${JSON.stringify(checkpoint.columns)}`,
+              );
+            }
+            compare(
+              label,
+              truth,
+              await tenantState(session, schema, tenant, Object.keys(restored)),
+            );
+            for (const table of Object.keys(checkpoint.columns)) {
               const want = truth[table] ?? [];
               rowsCompared += want.length;
               largeRows += want.filter((row) => row.length > 4000).length;
@@ -196,7 +255,11 @@ describe('the oracle', () => {
               if (spilled.spill !== null) spilledRestores += 1;
               else if (rows > 20)
                 failures.push(`${label}: ${rows} rows in a 2 KiB fold did not spill`);
-              compare(`${label}, spilled`, truth, await tenantState(session, schema, tenant));
+              compare(
+                `${label}, spilled`,
+                truth,
+                await tenantState(session, schema, tenant, Object.keys(checkpoint.columns)),
+              );
               await session.query(`DROP SCHEMA ${quoteIdent(schema)} CASCADE`);
             }
           }
@@ -219,7 +282,7 @@ describe('the oracle', () => {
           expect(partial.warnings.join('\n')).toMatch(/documents references .*accounts/);
           compare(
             `partial restore at ${last.at}, ${tenant}`,
-            last.states.get(tenant) ?? {},
+            { documents: last.states.get(tenant)?.documents ?? [] },
             await tenantState(session, schema, tenant, ['documents']),
           );
           const tables = await session.query(
@@ -239,7 +302,7 @@ describe('the oracle', () => {
         await archiver.stop();
         await capture.stop();
       }
-      expect(restores).toBe((CHECKPOINTS + 1) * ALL_TENANTS.length);
+      expect(restores).toBe(RESTORES);
       expect(failures, `seed ${SEED}`).toEqual([]);
       // The oracle exercised what it is for: replayed history, large values, the added column.
       expect(replayedEvents).toBeGreaterThan(restores * 5);
@@ -259,6 +322,12 @@ describe('the oracle', () => {
           .at(-1)
           ?.states.get(TENANTS[0] ?? '')
           ?.accounts?.some((row) => row.endsWith('\tbasic')),
+      ).toBe(true);
+      // The table created mid-run lived: some checkpoint had label rows.
+      expect(
+        checkpoints.some((c) =>
+          [...c.states.values()].some((state) => (state.labels ?? state.tags ?? []).length > 0),
+        ),
       ).toBe(true);
       await annotate(
         `seed ${SEED}: ${restores} restores (${censusRestores} from a tenant census; +${spilledRestores} spilled to disk, 1 partial), ${replayedEvents} events replayed, ${rowsCompared} rows compared (${largeRows} TOAST-sized)`,

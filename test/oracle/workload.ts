@@ -1,8 +1,8 @@
 /**
  * The oracle's workload: a seeded, concurrent multi-tenant workload over three tables with
  * foreign keys, TOAST-sized values, key updates (cascading), deletes (cascading), truncates,
- * an ADD COLUMN with a default, aborted transactions and now and then a transaction that
- * writes for two tenants. A coordinator quiesces the clients at checkpoints and records the
+ * DDL run between transactions (the test says which), a table of labels created while it
+ * runs, aborted transactions and now and then a transaction that writes for two tenants. A coordinator quiesces the clients at checkpoints and records the
  * true state of every tenant at that instant.
  */
 import {
@@ -46,9 +46,33 @@ export function oracleSchemaSql(schema: string): string {
 /** The true state of one tenant at one instant: per table, its rows as sorted COPY lines. */
 export type TenantState = Readonly<Record<string, readonly string[]>>;
 
+/** Tables of a schema and their columns, in order. */
+export type SchemaColumns = Readonly<Record<string, readonly string[]>>;
+
+/** The tables of `schema` with their columns (what a restore at an instant must create). */
+export async function schemaColumns(session: PgSession, schema: string): Promise<SchemaColumns> {
+  const result = await session.query(
+    `SELECT c.relname::text AS table, array_agg(a.attname::text ORDER BY a.attnum) AS columns
+       FROM pg_class c
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')
+      GROUP BY c.relname ORDER BY c.relname`,
+    [schema],
+  );
+  return Object.fromEntries(
+    result.rows.map((r) => {
+      const row = r as { table: string; columns: string[] };
+      return [row.table, row.columns];
+    }),
+  );
+}
+
 /** One recorded instant. */
 export interface Checkpoint {
   readonly index: number;
+  /** The tables and their columns at that instant. */
+  readonly columns: SchemaColumns;
   /** ISO-8601 with microseconds, UTC: after every commit before it, before every later one. */
   readonly at: string;
   readonly states: ReadonlyMap<string, TenantState>;
@@ -101,8 +125,15 @@ export interface WorkloadOptions {
 export interface OracleWorkload {
   /** Pauses the clients after their current transaction, records every tenant, resumes. */
   checkpoint(): Promise<Checkpoint>;
-  /** Runs `work` at a point where the columns of accounts change (once). */
-  addColumn(): Promise<void>;
+  /**
+   * Pauses the clients, runs DDL statements (`{s}` stands for the quoted schema) in one
+   * transaction, and resumes them; no row changes with it. `labels` names the table the
+   * clients write labels to from then on (undefined: none).
+   */
+  ddl(
+    statements: readonly string[],
+    labels?: { readonly table: string | undefined },
+  ): Promise<void>;
   /** From now on the late tenants write too (before, they have no rows at all). */
   admitLate(): void;
   /** Transactions committed so far. */
@@ -130,6 +161,8 @@ export function startOracleWorkload(options: WorkloadOptions): OracleWorkload {
   const late = options.lateTenants ?? [];
   const recorded = [...options.tenants, ...late];
   let writing: readonly string[] = options.tenants;
+  /** The table labels go to, created mid-run (and renamed, and dropped). */
+  let labels: string | undefined;
 
   const clientLoop = async (client: number): Promise<void> => {
     const random = seededRandom(options.seed * 31 + client);
@@ -194,6 +227,24 @@ export function startOracleWorkload(options: WorkloadOptions): OracleWorkload {
     const roll = random();
     const accounts = mine(model.accounts);
     const documents = mine(model.documents);
+    if (labels && random() < 0.15) {
+      // A table that did not exist when the run began.
+      const id = nextId++;
+      const table = `${s}.${quoteIdent(labels)}`;
+      if (random() < 0.7) {
+        await session.query(`INSERT INTO ${table} (id, tenant_id, label) VALUES ($1, $2, $3)`, [
+          id,
+          tenant,
+          `label ${text(5)}`,
+        ]);
+      } else {
+        await session.query(
+          `UPDATE ${table} SET label = label || '!' WHERE id = (SELECT max(id) FROM ${table} WHERE tenant_id = $1)`,
+          [tenant],
+        );
+      }
+      return;
+    }
     if (roll < 0.2 || accounts.length === 0) {
       const id = nextId++;
       await session.query(
@@ -293,25 +344,26 @@ export function startOracleWorkload(options: WorkloadOptions): OracleWorkload {
         const at = await session.query(
           `SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at`,
         );
+        const columns = await schemaColumns(session, options.schema);
         const states = new Map<string, TenantState>();
         for (const tenant of recorded)
-          states.set(tenant, await tenantState(session, options.schema, tenant));
-        return { index: checkpoints++, at: String(at.rows[0]?.at), states };
+          states.set(
+            tenant,
+            await tenantState(session, options.schema, tenant, Object.keys(columns)),
+          );
+        return { index: checkpoints++, at: String(at.rows[0]?.at), columns, states };
       } finally {
         session.release();
         release();
       }
     },
-    addColumn: async () => {
+    ddl: async (statements, next) => {
       const release = await quiesce();
       try {
         await pool.transaction(async (session) => {
-          await session.query(`ALTER TABLE ${s}.accounts ADD COLUMN tier text DEFAULT 'basic'`);
-          // A change in the same transaction, so the new column set reaches the log at once.
-          await session.query(
-            `UPDATE ${s}.accounts SET name = name WHERE id = (SELECT min(id) FROM ${s}.accounts)`,
-          );
+          for (const statement of statements) await session.query(statement.replaceAll('{s}', s));
         });
+        if (next) labels = next.table;
       } finally {
         release();
       }

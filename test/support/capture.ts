@@ -24,6 +24,7 @@ import type { KafkaPort } from '../../shared/kafka/index.js';
 import type { Logger } from '../../shared/logging.js';
 import { type Lsn, parseLsn } from '../../shared/lsn.js';
 import { withPgConnection } from '../../shared/pg/index.js';
+import { isDdlEvent } from '../../shared/source/ddl-history.js';
 
 import type { KafkaFixture, SourceFixture } from './fixtures.js';
 import { waitFor } from './wait-for.js';
@@ -198,9 +199,9 @@ export function residentBytes(pid: number): number | undefined {
 
 /**
  * Every committed event of the test's transaction log, per partition in offset order.
- * `schema` events (a table's column set,
- * sent to `_all` at the first change of a table in each capture session and after DDL) are
- * left out unless asked for: tests of row changes count rows; tests that compare the
+ * `schema` events (a table's column set, sent to `_all` at the first change of a table in
+ * each capture session and after DDL) and the schema history's DDL records (also in `_all`)
+ * are left out unless asked for: tests of row changes count rows; tests that compare the
  * archive with the log ask for them.
  */
 export async function readTxlog(
@@ -223,7 +224,7 @@ export async function readTxlog(
       for (const record of records) {
         if (!record.value) continue;
         const event = decodeChangeEvent(record.value);
-        if (event.op === 'schema' && options.schemaEvents !== true) continue;
+        if ((event.op === 'schema' || isDdlEvent(event)) && options.schemaEvents !== true) continue;
         events.push({
           partition,
           offset: record.offset,

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 
 import { TENANT_ALL, TENANT_GLOBAL } from '../../../shared/events/index.js';
+import { isDdlEvent, parseDdlEvent } from '../../../shared/source/ddl-history.js';
 import {
   captureInProcess,
   type LoggedEvent,
@@ -111,6 +112,24 @@ describe('capture: changes', () => {
         expect(e.sequence).toBe((insert?.sequence ?? 0) - 1);
         expect(e.relation.version).toBe(insert?.relation.version);
       }
+      // The schema history records each DDL in its own transaction, between the inserts.
+      const ddl = (await readTxlog(kafka.port, kafka.topicPrefix, { schemaEvents: true }))
+        .map((e) => e.event)
+        .filter(isDdlEvent);
+      expect(
+        ddl.map((e) => {
+          const change = parseDdlEvent(e);
+          return [e.tenant, change.command, change.columns.map((c) => c.name)];
+        }),
+      ).toEqual([
+        [TENANT_ALL, 'ALTER TABLE', ['id', 'tenant_id', 'name', 'plan']],
+        [TENANT_ALL, 'ALTER TABLE', ['id', 'tenant_id', 'plan']],
+      ]);
+      const [add, drop] = ddl;
+      expect(add && parseDdlEvent(add).columns.at(-1)?.missing).toBe('free');
+      // In commit order with the data: each DDL between the inserts around it.
+      const order = [v1, add, v2, drop, v3].map((e) => e?.commitLsn ?? 0n);
+      expect([...order].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))).toEqual(order);
     } finally {
       await capture.stop();
     }

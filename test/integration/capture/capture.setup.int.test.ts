@@ -82,14 +82,21 @@ describe('backtrack setup', () => {
       `${source.schema}.orders`,
     ]);
     expect(plan.skipped).toEqual([`${source.schema}.countries`]);
-    expect(plan.actions.map((a) => `${a.kind} ${a.target}`)).toEqual([
+    // The schema history is shared by every capture of the database: another test may have
+    // installed it already.
+    expect(
+      plan.actions.map((a) => `${a.kind} ${a.target}`).filter((a) => !a.startsWith('ddl-history')),
+    ).toEqual([
       `create-publication ${source.publication}`,
       `replica-identity ${source.schema}.customers`,
       `replica-identity ${source.schema}.events`,
       `replica-identity ${source.schema}.events_2026`,
       `replica-identity ${source.schema}.orders`,
+      `ddl-baseline backtrack.source_ddl`,
       `create-slot ${source.slot}`,
     ]);
+    expect(plan.ddlHistory).toBe(true);
+    expect(plan.warnings).toEqual([]);
     expect(await facts(source)).toEqual(before);
 
     await applySetup(source.pool, plan);
@@ -101,7 +108,18 @@ describe('backtrack setup', () => {
       events_2026: 'f',
       countries: 'd',
     });
-    expect(after.published).toEqual(['customers', 'events', 'orders']);
+    expect(after.published).toEqual(['customers', 'events', 'orders', 'source_ddl']);
+    // Each captured table's columns are in the history: what a later rename is told from.
+    const recorded = await source.pool.query(
+      `SELECT DISTINCT table_name FROM backtrack.source_ddl
+        WHERE schema_name = $1 AND publications ? $2 ORDER BY 1`,
+      [source.schema, source.publication],
+    );
+    expect(recorded.rows.map((r) => String(r.table_name))).toEqual([
+      'customers',
+      'events',
+      'orders',
+    ]);
     expect(after.slot).toBe('pgoutput');
 
     const again = await planSetup(source.pool, config);
@@ -125,8 +143,9 @@ describe('backtrack setup', () => {
       `add-table ${source.schema}.c`,
       `drop-table ${source.schema}.b`,
       `replica-identity ${source.schema}.c`,
+      `ddl-baseline backtrack.source_ddl`,
     ]);
     await applySetup(source.pool, plan);
-    expect((await facts(source)).published).toEqual(['a', 'c']);
+    expect((await facts(source)).published).toEqual(['a', 'c', 'source_ddl']);
   });
 });
