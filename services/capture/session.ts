@@ -395,6 +395,8 @@ class TransactionHandler {
         if (open.skip) return;
         const relation = this.relations.get(message.relationOid);
         let events = rowChangeEvents(relation, message, open, walStart, () => open.sequence++);
+        // Other publications' schema-history rows are left out; their transaction still ends
+        // through the writer (a checkpoint before the slot moves), so slot ≤ checkpoint holds.
         if (isDdlHistoryEvent(relation)) events = ddlHistoryEvents(events, this.deps.publication);
         for (const event of events) await this.writer.add(event);
         open.events += events.length;
