@@ -165,14 +165,16 @@ async function main(): Promise<void> {
         method: 'POST' as const,
         headers,
         body: JSON.stringify({ targetTimestamp: target, inPlace: true, dryRun: true }),
-        connections: 4,
+        connections: 1,
       };
       // Warm-up: the first dry run waits for capture to pass the target.
       await load('warm-up', { ...restorePoints, duration: 2 });
       await load('warm-up', { ...dryRun, amount: 8 });
       const results = [
         await load('GET /v1/restore-points', { ...restorePoints, duration: SECONDS }),
+        // Latency of one operator's preview, then of four at once (the machine's load).
         await load('POST /v1/restores (dryRun)', { ...dryRun, duration: SECONDS }),
+        await load('POST /v1/restores (dryRun)', { ...dryRun, connections: 4, duration: SECONDS }),
       ];
       out();
       for (const { name, result } of results) {

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { Clock } from '../../shared/clock.js';
 import { BacktrackError } from '../../shared/errors.js';
-import { checkpointTopic, readCheckpoint } from '../../shared/events/index.js';
+import { type Checkpoint, checkpointTopic, readCheckpoint } from '../../shared/events/index.js';
 import type { KafkaPort } from '../../shared/kafka/index.js';
 import { formatLsn, type Lsn, parseLsn } from '../../shared/lsn.js';
 import type { Queryable } from '../../shared/pg/index.js';
@@ -29,6 +29,36 @@ export interface LogReachDeps {
   readonly clock: Clock;
   /** How long to wait for capture to pass the target (ms). */
   readonly waitMs: number;
+  /** How far the log was seen to reach before (kept by the engine across restores). */
+  readonly reached?: LogReached;
+}
+
+/**
+ * The newest checkpoint a restore engine has read. The log only grows, so a target that an
+ * earlier checkpoint passed is passed still: repeated restores and dry runs (a preview, then
+ * the restore) do not read the checkpoint topic again. A capture gap does not undo it: gaps
+ * are refused on their own (plan.ts).
+ */
+export class LogReached {
+  private checkpoint: Checkpoint | undefined;
+
+  /** Remembers `checkpoint` if it reaches further than the one held. */
+  note(checkpoint: Checkpoint | undefined): void {
+    if (checkpoint && (!this.checkpoint || checkpoint.commitEndLsn > this.checkpoint.commitEndLsn))
+      this.checkpoint = checkpoint;
+  }
+
+  /** Whether the held checkpoint is past `target`. */
+  passes(target: RestoreTarget): boolean {
+    return this.checkpoint !== undefined && passes(this.checkpoint, target);
+  }
+}
+
+/** Whether every transaction committed at or before `target` is at or below `checkpoint`. */
+function passes(checkpoint: Checkpoint, target: RestoreTarget): boolean {
+  return target.kind === 'time'
+    ? checkpoint.commitTimeUs > target.us + COMMIT_TIME_SKEW_US
+    : checkpoint.commitEndLsn > target.lsn;
 }
 
 async function slotPosition(db: Queryable, slot: string): Promise<Lsn | undefined> {
@@ -75,14 +105,10 @@ export async function ensureLogReaches(deps: LogReachDeps, target: RestoreTarget
       { details: { target: target.text } },
     );
   }
+  if (deps.reached?.passes(target)) return;
   const checkpoint = await readCheckpoint(deps.kafka, checkpointTopic(deps.topicPrefix), deps.slot);
-  if (checkpoint) {
-    const passed =
-      target.kind === 'time'
-        ? checkpoint.commitTimeUs > target.us + COMMIT_TIME_SKEW_US
-        : checkpoint.commitEndLsn > target.lsn;
-    if (passed) return;
-  }
+  deps.reached?.note(checkpoint);
+  if (checkpoint && passes(checkpoint, target)) return;
 
   // The log may lag the target: prove it does not, by the slot passing today's WAL position.
   const serverPosition = async (): Promise<Lsn> =>

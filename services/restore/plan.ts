@@ -29,6 +29,7 @@ import {
 import { requireTenant } from '../../shared/catalog/tenants.js';
 import { BacktrackError } from '../../shared/errors.js';
 import { TENANT_ALL } from '../../shared/events/index.js';
+import type { PartitionOffsets } from '../../shared/kafka/index.js';
 import { formatLsn } from '../../shared/lsn.js';
 import type { Queryable } from '../../shared/pg/index.js';
 
@@ -154,14 +155,24 @@ function gapMessage(
   return `the archive of ${stream} misses offsets ${gap.from}..${gap.to} of partition ${partition}${before}, before ${target.text}: a restore to it cannot be exact; restore to an instant before the gap, or check the archiver (\`backtrack restore-points\` lists gaps)`;
 }
 
-/** The stream of one partition from `from`: segments, coverage check, Kafka tail. */
-async function logStream(
+/** One partition's archived part from `from`: its segments, once the coverage is checked. */
+interface ArchivedStream {
+  readonly tenant: string;
+  readonly partition: number;
+  readonly from: bigint;
+  readonly segments: readonly Segment[];
+  /** Where the archive of the partition ends (at least `from`). */
+  readonly archivedTo: bigint;
+}
+
+/** The archived part of one partition's stream from `from`, refusing a gap before the target. */
+async function archivedStream(
   deps: PlanDeps,
   tenant: string,
   partition: number,
   from: bigint,
   target: RestoreTarget,
-): Promise<LogStream> {
+): Promise<ArchivedStream> {
   const ranges = await listRanges(deps.catalog, deps.txlogTopic, partition);
   const coverage = coverageFrom(ranges, from);
   for (const gap of coverage.gaps) {
@@ -187,24 +198,28 @@ async function logStream(
   ).filter((s) => s.state === 'active');
   const archivedTo =
     coverage.archivedTo !== undefined && coverage.archivedTo > from ? coverage.archivedTo : from;
+  return { tenant, partition, from, segments, archivedTo };
+}
 
-  const admin = await deps.kafka.admin();
-  let offsets;
-  try {
-    offsets = (await admin.topicOffsets(deps.txlogTopic)).find((p) => p.partition === partition);
-  } finally {
-    await admin.disconnect();
-  }
-  if (!offsets) {
+/** The whole stream: the archived part, then the Kafka tail up to `offsets.high`. */
+function withTail(
+  deps: PlanDeps,
+  stream: ArchivedStream,
+  offsets: readonly PartitionOffsets[],
+): LogStream {
+  const { tenant, partition, from, segments, archivedTo } = stream;
+  const partitionOffsets = offsets.find((p) => p.partition === partition);
+  if (!partitionOffsets) {
     throw new BacktrackError(
       'KAFKA_UNAVAILABLE',
       `partition ${partition} of ${deps.txlogTopic} does not exist`,
     );
   }
-  if (offsets.high > archivedTo && offsets.low > archivedTo) {
+  const { low, high } = partitionOffsets;
+  if (high > archivedTo && low > archivedTo) {
     throw new BacktrackError(
       'COVERAGE_GAP',
-      `offsets ${archivedTo}..${offsets.low} of partition ${partition} left Kafka (retention) before the archiver stored them: a restore past them cannot be exact; check the archiver and the topic's retention`,
+      `offsets ${archivedTo}..${low} of partition ${partition} left Kafka (retention) before the archiver stored them: a restore past them cannot be exact; check the archiver and the topic's retention`,
       { details: { tenant, partition } },
     );
   }
@@ -214,7 +229,7 @@ async function logStream(
     partition,
     from,
     segments,
-    tail: offsets.high > archivedTo ? { from: archivedTo, to: offsets.high } : undefined,
+    tail: high > archivedTo ? { from: archivedTo, to: high } : undefined,
   };
 }
 
@@ -278,17 +293,24 @@ function selectTables(
   return selected;
 }
 
-/** Plans the restore of `tenant` to `target` (optionally of some tables only). */
-export async function planRestore(
+/** What the catalog says of a restore: its base, tables and the archived part of its log. */
+interface CatalogPlan {
+  readonly base: Base;
+  readonly snapshotTables: readonly SnapshotTable[];
+  readonly only: ReadonlySet<string> | undefined;
+  readonly archived: readonly ArchivedStream[];
+  readonly warnings: readonly string[];
+}
+
+async function planFromCatalog(
   deps: PlanDeps,
   request: { tenant: string; target: RestoreTarget; tables?: readonly string[] },
-): Promise<RestorePlan> {
+): Promise<CatalogPlan> {
   const { tenant, target } = request;
-  await requireTenant(deps.catalog, tenant);
-  await ensureLogReaches(deps, target);
   const base = await chooseBase(deps, tenant, target);
   const snapshot = base.snapshot;
-  if (snapshot.logOffset === null || snapshot.truncateOffset === null) {
+  const { logOffset, truncateOffset } = snapshot;
+  if (logOffset === null || truncateOffset === null) {
     throw new BacktrackError(
       'INTEGRITY_FAILED',
       `snapshot ${snapshot.id} has no recorded log position`,
@@ -314,14 +336,48 @@ export async function planRestore(
       }
     }
   }
+  const archived = await Promise.all([
+    archivedStream(deps, tenant, snapshot.logPartition, logOffset, target),
+    archivedStream(deps, TENANT_ALL, snapshot.truncatePartition, truncateOffset, target),
+  ]);
+  return { base, snapshotTables, only, archived, warnings };
+}
 
-  const streams = [
-    await logStream(deps, tenant, snapshot.logPartition, snapshot.logOffset, target),
-  ];
-  streams.push(
-    await logStream(deps, TENANT_ALL, snapshot.truncatePartition, snapshot.truncateOffset, target),
-  );
-  return { tenant, target, snapshot, base: base.kind, snapshotTables, only, streams, warnings };
+/** Plans the restore of `tenant` to `target` (optionally of some tables only). */
+export async function planRestore(
+  deps: PlanDeps,
+  request: { tenant: string; target: RestoreTarget; tables?: readonly string[] },
+): Promise<RestorePlan> {
+  const { tenant, target } = request;
+  await requireTenant(deps.catalog, tenant);
+  // The catalog is read while the log's reach is proven (a Kafka read, or a wait for
+  // capture); the reach's refusal comes first, as it is the one to act on.
+  const [reached, planned] = await Promise.allSettled([
+    ensureLogReaches(deps, target),
+    planFromCatalog(deps, request),
+  ]);
+  if (reached.status === 'rejected') throw reached.reason;
+  if (planned.status === 'rejected') throw planned.reason;
+  const { base, snapshotTables, only, archived, warnings } = planned.value;
+  // Read only now that the log reaches the target: the tail must end after its last event.
+  const admin = await deps.kafka.admin();
+  let offsets: readonly PartitionOffsets[];
+  try {
+    offsets = await admin.topicOffsets(deps.txlogTopic);
+  } finally {
+    await admin.disconnect();
+  }
+  const streams = archived.map((stream) => withTail(deps, stream, offsets));
+  return {
+    tenant,
+    target,
+    snapshot: base.snapshot,
+    base: base.kind,
+    snapshotTables,
+    only,
+    streams,
+    warnings,
+  };
 }
 
 /** One line describing where a plan starts and what it reads. */

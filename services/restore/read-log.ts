@@ -48,6 +48,65 @@ function pastTarget(segment: Segment, target: RestoreTarget): boolean {
     : segment.minCommitLsn > target.lsn;
 }
 
+/** Most bytes of tail records read ahead, for all streams of a restore together. */
+const READ_AHEAD_BYTES = 16 * 1024 * 1024;
+
+/** What was read of a tail ahead of its turn: the tenant's records, and where to go on. */
+interface TailAhead {
+  /** The values of the tenant's records, in order. */
+  readonly values: readonly Buffer[];
+  /** The offset after the last record read ahead; the tail's end when it was read whole. */
+  readonly next: bigint;
+}
+
+/**
+ * The Kafka tails of a plan, read while the snapshot loads (joining a throw-away consumer
+ * group alone costs several round trips). What is read ahead is held in memory up to
+ * READ_AHEAD_BYTES; past that the read stops, and the rest is read in turn.
+ */
+export class ReadAhead {
+  private readonly tails = new Map<LogStream, Promise<TailAhead>>();
+  private readonly stop = new AbortController();
+
+  constructor(plan: RestorePlan, sources: LogSources) {
+    let bytes = 0;
+    for (const stream of plan.streams) {
+      const tail = stream.tail;
+      if (!tail) continue;
+      const values: Buffer[] = [];
+      let next = tail.from;
+      const read = sources.kafka
+        .readRange(
+          { topic: stream.topic, partition: stream.partition, from: tail.from, to: tail.to },
+          (batch) => {
+            for (const record of batch) {
+              if (record.key?.toString() !== stream.tenant || !record.value) continue;
+              values.push(record.value);
+              bytes += record.value.length;
+            }
+            next = (batch.at(-1)?.offset ?? next - 1n) + 1n;
+            if (bytes > READ_AHEAD_BYTES) this.stop.abort();
+          },
+          { signal: this.stop.signal },
+        )
+        .then((): TailAhead => ({ values, next: this.stop.signal.aborted ? next : tail.to }));
+      // Awaited in turn (or never, when the restore fails first): not an unhandled rejection.
+      read.catch(() => undefined);
+      this.tails.set(stream, read);
+    }
+  }
+
+  /** What was read ahead of `stream`'s tail, once its read ended. */
+  tail(stream: LogStream): Promise<TailAhead> | undefined {
+    return this.tails.get(stream);
+  }
+
+  /** Stops reading ahead (the restore ended before it needed the tails). */
+  cancel(): void {
+    this.stop.abort();
+  }
+}
+
 /** Every event of one stream, in order (segments, then the tail), via `emit`. */
 async function readStream(
   stream: LogStream,
@@ -55,6 +114,7 @@ async function readStream(
   sources: LogSources,
   stats: LogReadStats,
   emit: (event: ChangeEvent) => Promise<void>,
+  ahead: ReadAhead | undefined,
 ): Promise<void> {
   for (const segment of stream.segments) {
     if (pastTarget(segment, target)) return;
@@ -67,12 +127,22 @@ async function readStream(
     stats.segments += 1;
   }
   if (!stream.tail) return;
+  let from = stream.tail.from;
+  const early = await ahead?.tail(stream);
+  if (early) {
+    for (const value of early.values) {
+      stats.tailEvents += 1;
+      await emit(decodeChangeEvent(value));
+    }
+    from = early.next;
+  }
+  if (from >= stream.tail.to) return;
   // Fed to the fold batch by batch as Kafka returns them: the tail is never held whole.
   await sources.kafka.readRange(
     {
       topic: stream.topic,
       partition: stream.partition,
-      from: stream.tail.from,
+      from,
       to: stream.tail.to,
     },
     async (records) => {
@@ -93,16 +163,24 @@ export async function readLog(
   plan: RestorePlan,
   sources: LogSources,
   onEvent: (event: ChangeEvent) => void,
+  ahead?: ReadAhead,
 ): Promise<LogReadStats> {
   const stats: LogReadStats = { segments: 0, tailEvents: 0, events: 0, claimChecks: 0 };
   const [mine, ...shared] = plan.streams;
   if (!mine) return stats;
   const pending: ChangeEvent[] = [];
   for (const stream of shared) {
-    await readStream(stream, plan.target, sources, stats, (event) => {
-      pending.push(event);
-      return Promise.resolve();
-    });
+    await readStream(
+      stream,
+      plan.target,
+      sources,
+      stats,
+      (event) => {
+        pending.push(event);
+        return Promise.resolve();
+      },
+      ahead,
+    );
   }
   pending.sort(compareEventPosition);
   let next = 0;
@@ -111,12 +189,22 @@ export async function readLog(
     onEvent(await readClaimCheck(sources.claims, event, sources.keyring));
     stats.events += 1;
   };
-  await readStream(mine, plan.target, sources, stats, async (event) => {
-    while (next < pending.length && compareEventPosition(pending[next] as ChangeEvent, event) < 0) {
-      await deliver(pending[next++] as ChangeEvent);
-    }
-    await deliver(event);
-  });
+  await readStream(
+    mine,
+    plan.target,
+    sources,
+    stats,
+    async (event) => {
+      while (
+        next < pending.length &&
+        compareEventPosition(pending[next] as ChangeEvent, event) < 0
+      ) {
+        await deliver(pending[next++] as ChangeEvent);
+      }
+      await deliver(event);
+    },
+    ahead,
+  );
   while (next < pending.length) await deliver(pending[next++] as ChangeEvent);
   return stats;
 }

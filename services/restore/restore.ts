@@ -35,9 +35,10 @@ import { BoundedFold } from './bounded-fold.js';
 import { tableKey } from './fold.js';
 import { restoreInPlace, type RestoredTable } from './in-place.js';
 import { restoreIntoSchema } from './into-schema.js';
+import type { LogReached } from './log-reach.js';
 import { planRestore, type RestorePlan } from './plan.js';
 import { previewTables, type TablePreview } from './preview.js';
-import { readLog } from './read-log.js';
+import { ReadAhead, readLog } from './read-log.js';
 import { loadSnapshot } from './read-snapshot.js';
 import { withRetypedValues } from './retyped.js';
 import { formatInstant, parseTarget } from './target.js';
@@ -120,6 +121,8 @@ export interface RestoreDeps {
   readonly takePreRestoreSnapshot: (tenant: string, createdBy: string) => Promise<string>;
   /** How long to wait for capture to reach a recent target (ms). */
   readonly captureWaitMs?: number;
+  /** How far the log was seen to reach by earlier restores of this engine. */
+  readonly reached?: LogReached;
   /** Rows the fold holds in memory before it spills (estimated bytes; default 256 MiB). */
   readonly memoryBytes?: number;
   /** Where spill files go (default: the OS temp folder). */
@@ -216,23 +219,34 @@ async function foldPlan(
     memoryBytes: deps.memoryBytes ?? DEFAULT_RESTORE_MEMORY_BYTES,
     tempDir: deps.tempDir,
   });
+  const sources = {
+    kafka: deps.kafka,
+    archive: deps.archive,
+    claims: deps.claims,
+    keyring: deps.keyring,
+  };
+  // The Kafka tails are read while the snapshot loads.
+  const ahead = new ReadAhead(plan, sources);
   try {
     report('snapshot');
     await loadSnapshot(plan, deps.archive, deps.keyring, fold);
     report('log');
     await readLog(
       plan,
-      { kafka: deps.kafka, archive: deps.archive, claims: deps.claims, keyring: deps.keyring },
+      sources,
       (event) => {
         if (plan.only && !concerns(plan.only, event)) return;
         fold.apply(event);
       },
+      ahead,
     );
     fold.finish();
     return fold;
   } catch (error) {
     fold.close();
     throw error;
+  } finally {
+    ahead.cancel();
   }
 }
 
@@ -460,6 +474,7 @@ export async function runRestore(
         slot: deps.slot,
         clock: deps.clock,
         waitMs: deps.captureWaitMs ?? 60_000,
+        reached: deps.reached,
       },
       { tenant: request.tenant, target, tables: request.tables },
     );

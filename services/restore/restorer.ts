@@ -17,6 +17,7 @@ import type { Logger } from '../../shared/logging.js';
 import { createPgPool } from '../../shared/pg/index.js';
 import { createObjectStore } from '../../shared/s3/index.js';
 
+import { LogReached } from './log-reach.js';
 import {
   type RestoreRequest,
   type RestoreSummary,
@@ -76,6 +77,7 @@ export function createRestorer(deps: RestorerDeps): Restorer {
     log: deps.log,
     takePreRestoreSnapshot: deps.takePreRestoreSnapshot,
     captureWaitMs: deps.captureWaitMs,
+    reached: new LogReached(),
     memoryBytes: deps.memoryBytes,
     tempDir: deps.tempDir,
     failpoint: deps.failpoint,

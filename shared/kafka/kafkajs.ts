@@ -398,6 +398,7 @@ async function readPartitionRange(
   range: PartitionRange,
   onRecords: (records: readonly IncomingRecord[]) => Promise<void> | void,
   timeoutMs: number,
+  signal: AbortSignal | undefined,
 ): Promise<void> {
   let position = range.from;
   let finish: (() => void) | undefined;
@@ -420,12 +421,14 @@ async function readPartitionRange(
     const payload = event.payload as { error: Error };
     fail?.(payload.error);
   });
+  signal?.addEventListener('abort', () => finish?.(), { once: true });
 
   await consumer.subscribe({ topics: [range.topic], fromBeginning: true });
   await consumer.run({
     autoCommit: false,
     eachBatch: async (payload) => {
       const { batch } = payload;
+      if (signal?.aborted) return;
       if (batch.topic !== range.topic || batch.partition !== range.partition) {
         // Another partition of the topic: stop fetching it, it is not ours to read.
         payload.pause();
@@ -538,7 +541,7 @@ export function createKafkajs(options: KafkaClientOptions, timeoutMs: number): K
       return wrapProducer(producer, timeoutMs);
     },
     readRange: async (range, onRecords, readOptions = {}) => {
-      if (range.from >= range.to) return;
+      if (range.from >= range.to || readOptions.signal?.aborted) return;
       const consumer = kafka.consumer({
         groupId: `${options.clientId}-reader-${randomUUID()}`,
         readUncommitted: readOptions.uncommitted === true,
@@ -548,7 +551,13 @@ export function createKafkajs(options: KafkaClientOptions, timeoutMs: number): K
       await connected(consumer);
       try {
         await guarded(`to read ${range.topic}[${range.partition}]`, () =>
-          readPartitionRange(consumer, range, onRecords, readOptions.timeoutMs ?? 120_000),
+          readPartitionRange(
+            consumer,
+            range,
+            onRecords,
+            readOptions.timeoutMs ?? 120_000,
+            readOptions.signal,
+          ),
         );
       } finally {
         await consumer.disconnect();

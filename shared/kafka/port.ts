@@ -274,6 +274,11 @@ export interface ReadRangeOptions {
   timeoutMs?: number;
   /** Also records of open and aborted transactions (diagnostics; never for restores). */
   uncommitted?: boolean;
+  /**
+   * Ends the read early: once aborted, no further record is handed over and the read
+   * resolves (after the consumer stopped) with what was handed over so far.
+   */
+  signal?: AbortSignal;
 }
 
 /** The entry point of the port. */
@@ -281,8 +286,8 @@ export interface KafkaPort {
   admin(): Promise<KafkaAdmin>;
   /**
    * Reads committed records of one partition in [from, to) and resolves once the consumer's
-   * position reached `to` (transaction markers and aborted records count as read). Uses a
-   * throw-away consumer group that commits nothing.
+   * position reached `to` (transaction markers and aborted records count as read), or once
+   * `options.signal` aborted it. Uses a throw-away consumer group that commits nothing.
    */
   readRange(
     range: PartitionRange,
