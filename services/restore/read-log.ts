@@ -68,7 +68,11 @@ export class ReadAhead {
   private readonly tails = new Map<LogStream, Promise<TailAhead>>();
   private readonly stop = new AbortController();
 
-  constructor(plan: RestorePlan, sources: LogSources) {
+  constructor(
+    plan: Pick<RestorePlan, 'streams'>,
+    sources: LogSources,
+    budgetBytes = READ_AHEAD_BYTES,
+  ) {
     let bytes = 0;
     for (const stream of plan.streams) {
       const tail = stream.tail;
@@ -85,7 +89,7 @@ export class ReadAhead {
               bytes += record.value.length;
             }
             next = (batch.at(-1)?.offset ?? next - 1n) + 1n;
-            if (bytes > READ_AHEAD_BYTES) this.stop.abort();
+            if (bytes > budgetBytes) this.stop.abort();
           },
           { signal: this.stop.signal },
         )
@@ -160,7 +164,7 @@ async function readStream(
  * stream (rare truncates) is read first into memory and merged into the tenant's.
  */
 export async function readLog(
-  plan: RestorePlan,
+  plan: Pick<RestorePlan, 'streams' | 'target'>,
   sources: LogSources,
   onEvent: (event: ChangeEvent) => void,
   ahead?: ReadAhead,
