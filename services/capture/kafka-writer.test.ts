@@ -7,7 +7,7 @@
 import { describe, expect, it, vi } from 'vitest';
 
 import { manualClock } from '../../shared/clock.js';
-import { relationVersionOf, type ChangeEvent } from '../../shared/events/index.js';
+import type { ChangeEvent } from '../../shared/events/index.js';
 import type {
   KafkaTransaction,
   OutgoingRecord,
@@ -15,6 +15,7 @@ import type {
 } from '../../shared/kafka/index.js';
 import { silentLogger } from '../../shared/logging.js';
 import { type Lsn, lsnFromBigInt } from '../../shared/lsn.js';
+import { insertEvent } from '../../test/support/events.js';
 
 import {
   CAPTURE_FAILPOINTS,
@@ -84,26 +85,13 @@ class ScriptedProducer implements TransactionalProducer {
   }
 }
 
-const columns = [{ name: 'id', typeOid: 23, typeName: 'integer', typeMod: -1, primaryKey: true }];
-
 function event(commitLsn: bigint, sequence: number, text = 'x'): ChangeEvent {
-  return {
-    tenant: 'acme',
-    schema: 'app',
-    table: 't',
-    op: 'insert',
-    relation: { oid: 1, version: relationVersionOf('app', 't', columns), columns },
-    before: null,
+  return insertEvent({
     after: [{ kind: 'text', text }],
-    truncate: null,
-    xid: 1,
     commitLsn: lsnFromBigInt(commitLsn),
     eventLsn: lsnFromBigInt(commitLsn),
-    commitTimeUs: 0n,
     sequence,
-    origin: null,
-    claim: null,
-  };
+  });
 }
 
 function done(end: bigint): CompletedTransaction {

@@ -14,7 +14,7 @@ import {
   compareEventPosition,
   decodeChangeEvent,
 } from '../../shared/events/index.js';
-import type { KafkaPort } from '../../shared/kafka/index.js';
+import type { IncomingRecord, KafkaPort } from '../../shared/kafka/index.js';
 import type { ObjectStore } from '../../shared/s3/index.js';
 
 import type { LogStream, RestorePlan } from './plan.js';
@@ -46,6 +46,11 @@ function pastTarget(segment: Segment, target: RestoreTarget): boolean {
   return target.kind === 'time'
     ? segment.minCommitTimeUs > target.us + SKEW_US
     : segment.minCommitLsn > target.lsn;
+}
+
+/** The value of a tail record of `tenant`'s stream; undefined for another tenant's. */
+function tenantValue(record: IncomingRecord, tenant: string): Buffer | undefined {
+  return record.key?.toString() === tenant && record.value ? record.value : undefined;
 }
 
 /** Most bytes of tail records read ahead, for all streams of a restore together. */
@@ -84,11 +89,13 @@ export class ReadAhead {
           { topic: stream.topic, partition: stream.partition, from: tail.from, to: tail.to },
           (batch) => {
             for (const record of batch) {
-              if (record.key?.toString() !== stream.tenant || !record.value) continue;
-              values.push(record.value);
-              bytes += record.value.length;
+              const value = tenantValue(record, stream.tenant);
+              if (!value) continue;
+              values.push(value);
+              bytes += value.length;
             }
-            next = (batch.at(-1)?.offset ?? next - 1n) + 1n;
+            const last = batch.at(-1);
+            if (last) next = last.offset + 1n;
             if (bytes > budgetBytes) this.stop.abort();
           },
           { signal: this.stop.signal },
@@ -151,9 +158,10 @@ async function readStream(
     },
     async (records) => {
       for (const record of records) {
-        if (record.key?.toString() !== stream.tenant || !record.value) continue;
+        const value = tenantValue(record, stream.tenant);
+        if (!value) continue;
         stats.tailEvents += 1;
-        await emit(decodeChangeEvent(record.value));
+        await emit(decodeChangeEvent(value));
       }
     },
   );

@@ -1,32 +1,19 @@
 import { describe, expect, it } from 'vitest';
 
+import { insertEvent } from '../../test/support/events.js';
 import { partitionForKey } from '../kafka/partitioner.js';
 import { lsnFromBigInt } from '../lsn.js';
 
-import { type ChangeEvent, relationVersionOf } from './change-event.js';
+import type { ChangeEvent } from './change-event.js';
 import { checkpointRecord } from './checkpoint.js';
 import { toTxlogRecord, TXLOG_HEADERS, TxlogRecords } from './topics.js';
 
-const columns = [{ name: 'id', typeOid: 23, typeName: 'integer', typeMod: -1, primaryKey: true }];
-
 function event(tenant: string, commitLsn = 100n): ChangeEvent {
-  return {
+  return insertEvent({
     tenant,
-    schema: 'app',
-    table: 't',
-    op: 'insert',
-    relation: { oid: 1, version: relationVersionOf('app', 't', columns), columns },
-    before: null,
-    after: [{ kind: 'text', text: '1' }],
-    truncate: null,
-    xid: 1,
     commitLsn: lsnFromBigInt(commitLsn),
     eventLsn: lsnFromBigInt(commitLsn),
-    commitTimeUs: 0n,
-    sequence: 0,
-    origin: null,
-    claim: null,
-  };
+  });
 }
 
 describe('txlog records', () => {

@@ -7,35 +7,21 @@
 import type { LogStream } from '../../../services/restore/plan.js';
 import { ReadAhead, readLog } from '../../../services/restore/read-log.js';
 import { keyringFrom } from '../../../shared/archive/encryption.js';
-import {
-  type ChangeEvent,
-  encodeChangeEvent,
-  relationVersionOf,
-  TENANT_ALL,
-} from '../../../shared/events/index.js';
+import { type ChangeEvent, encodeChangeEvent, TENANT_ALL } from '../../../shared/events/index.js';
 import { lsnFromBigInt } from '../../../shared/lsn.js';
+import { insertEvent } from '../../support/events.js';
 import { describe, expect, test } from '../../support/fixtures.js';
 
-const columns = [{ name: 'id', typeOid: 23, typeName: 'integer', typeMod: -1, primaryKey: true }];
-
 function event(tenant: string, n: number): ChangeEvent {
-  return {
+  const transaction = Math.floor(n / 25);
+  return insertEvent({
     tenant,
-    schema: 'app',
-    table: 't',
-    op: 'insert',
-    relation: { oid: 1, version: relationVersionOf('app', 't', columns), columns },
-    before: null,
     after: [{ kind: 'text', text: `${tenant}-${n}-${'x'.repeat(20_000)}` }],
-    truncate: null,
-    xid: 1000 + Math.floor(n / 25),
-    commitLsn: lsnFromBigInt(BigInt(1_000 + Math.floor(n / 25) * 100)),
+    xid: 1000 + transaction,
+    commitLsn: lsnFromBigInt(BigInt(1_000 + transaction * 100)),
     eventLsn: lsnFromBigInt(BigInt(1_000 + n)),
-    commitTimeUs: 0n,
     sequence: n,
-    origin: null,
-    claim: null,
-  };
+  });
 }
 
 describe('restore read-ahead', () => {
